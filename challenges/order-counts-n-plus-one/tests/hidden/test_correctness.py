@@ -1,0 +1,62 @@
+"""Behaviour the dashboard relies on: exact counts, every user, ordered by id, plain types."""
+
+from __future__ import annotations
+
+
+def test_counts_are_exact(make_db, diff, evidence):
+    import user_listing
+
+    db = make_db(80, first_id=200, seed=7)
+    rows, _ = db.call(user_listing.list_users_with_order_counts)
+
+    bad_rows, problem = diff(rows, db.expected)
+    evidence.metric(
+        "wrong_rows",
+        bad_rows,
+        unit="rows",
+        limit=0,
+        label=f"rows differing from the expected listing of {len(db.expected)} users",
+    )
+    assert bad_rows == 0 and not problem, (
+        f"{bad_rows} of {len(db.expected)} rows are wrong; first problem: {problem}"
+    )
+
+
+def test_empty_database_gives_empty_list(make_db):
+    import user_listing
+
+    db = make_db(0)
+    rows, _ = db.call(user_listing.list_users_with_order_counts)
+
+    assert isinstance(rows, list), f"expected a list, got {type(rows).__name__}"
+    assert rows == [], f"expected [] for a database without users, got {rows[:3]!r}"
+
+
+def test_listing_follows_new_orders(make_db, evidence):
+    """A later request sees orders and users added since an earlier one (no stale cache)."""
+    import user_listing
+
+    db = make_db(12, first_id=700, seed=3)
+    db.call(user_listing.list_users_with_order_counts)  # an earlier request
+
+    idle_user = next(row["id"] for row in db.expected if row["order_count"] == 0)
+    new_user = 10_000
+    db.add_orders(idle_user, 3)
+    db.add_user(new_user, "Zoe Newcomer")
+    db.add_orders(new_user, 2)
+    rows, _ = db.call(user_listing.list_users_with_order_counts)
+
+    by_id = {row["id"]: row for row in rows}
+    stale = []
+    for user_id, want in ((idle_user, 3), (new_user, 2)):
+        got = by_id.get(user_id, {}).get("order_count")
+        if got != want:
+            stale.append(f"user {user_id}: order_count {got!r}, expected {want}")
+    evidence.metric(
+        "stale_rows",
+        len(stale),
+        unit="rows",
+        limit=0,
+        label="users whose new orders the next request does not show",
+    )
+    assert not stale, "the next request does not show the new orders: " + "; ".join(stale)

@@ -1,0 +1,314 @@
+"""The score report: built from the harness record, scored, bounded, and rendered.
+
+The harness record is untrusted input (the candidate's code ran beside the process that wrote
+part of it), so it is parsed strictly and anything missing or malformed fails closed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from grader.spec import Challenge
+
+SCHEMA_VERSION = 1
+MESSAGE_LIMIT = 500
+STATUS_DETAIL_LIMIT = 500
+
+Status = Literal["graded", "timeout", "oom", "error", "rejected", "infra_error"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class HarnessMetric(_Record):
+    name: str = Field(max_length=64)
+    label: str = Field(max_length=200)
+    value: float | None
+    unit: str = Field(max_length=16)
+    limit: float | None = None
+    starter: float | None = None
+    better: Literal["lower", "higher"] = "lower"
+
+
+class HarnessCheck(_Record):
+    id: str = Field(max_length=500)
+    node: str = Field(max_length=500)
+    outcome: Literal["passed", "failed", "skipped", "timeout", "crashed", "missing"]
+    duration: float = 0.0
+    message: str = Field("", max_length=4000)
+    metrics: list[HarnessMetric] = Field(default_factory=list, max_length=20)
+
+
+class HarnessRecord(_Record):
+    harness_version: str
+    mode: Literal["hidden", "visible"]
+    checks: list[HarnessCheck] = Field(max_length=500)
+    collect_errors: list[str] = Field(default_factory=list, max_length=10)
+    exits: list[str] = Field(default_factory=list, max_length=20)
+    flags: list[str] = Field(default_factory=list, max_length=20)
+    timed_out: bool = False
+    oom: bool = False
+    output: str = ""
+    output_bytes: int = 0
+    output_truncated: bool = False
+    duration: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a sandbox run produced, before scoring."""
+
+    backend: str
+    image: str | None
+    record: dict[str, Any] | None
+    timed_out: bool = False
+    oom_killed: bool = False
+    infra_error: str | None = None
+    record_problem: str | None = None
+    seconds: float = 0.0
+    isolated: bool = True
+
+
+def parse_record(raw: bytes) -> HarnessRecord:
+    """Parse the harness record; raises ValueError with a reason if it cannot be trusted."""
+    try:
+        return HarnessRecord.model_validate(json.loads(raw))
+    except (ValueError, ValidationError) as exc:
+        raise ValueError(f"the harness record is malformed: {str(exc)[:200]}") from None
+
+
+def build_report(
+    challenge: Challenge, mode: Literal["hidden", "visible"], outcome: RunOutcome
+) -> dict[str, Any]:
+    """Score a run. Every check without a trustworthy pass is failed (fail closed)."""
+    record: HarnessRecord | None = None
+    problem = outcome.record_problem
+    if outcome.record is not None:
+        try:
+            record = HarnessRecord.model_validate(outcome.record)
+        except ValidationError as exc:
+            problem = f"the harness record is malformed: {str(exc)[:200]}"
+
+    by_node = {c.node: c for c in record.checks} if record else {}
+    checks = []
+    if mode == "hidden":
+        for check in challenge.spec.checks:
+            found = by_node.get(check.test)
+            checks.append(_scored_check(check.id, check.title, check.category, check.role,
+                                        check.weight, found))
+    elif record is not None:
+        for found in record.checks:
+            title = found.node.split("::")[-1].replace("_", " ")
+            checks.append(_scored_check(found.node, title, "correctness", "guards_behaviour", 1,
+                                        found))
+
+    flags = list(record.flags) if record else []
+    status, detail = _status(outcome, record, problem, checks, mode)
+    if status in ("infra_error", "error") and record is None:
+        for item in checks:
+            item["passed"], item["points"] = False, 0
+    score = sum(item["points"] for item in checks)
+    report = {
+        "schema_version": SCHEMA_VERSION,
+        "status": status,
+        "status_detail": detail[:STATUS_DETAIL_LIMIT],
+        "mode": mode,
+        "score": score,
+        "max_score": sum(item["weight"] for item in checks),
+        "challenge": _challenge_ref(challenge),
+        "checks": checks,
+        "durations": {
+            "sandbox_seconds": round(outcome.seconds, 3),
+            "tests_seconds": round(record.duration, 3) if record else None,
+        },
+        "sandbox": {"backend": outcome.backend, "image": outcome.image,
+                    "isolated": outcome.isolated},
+        "flags": flags,
+        "collect_errors": list(record.collect_errors) if record else [],
+        "output": record.output if record else "",
+        "output_truncated": record.output_truncated if record else False,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    validate_report(report)
+    return report
+
+
+def rejected_report(challenge: Challenge, mode: Literal["hidden", "visible"], reason: str) -> dict:
+    """The report for a submission refused before it ran; nothing is charged to the score."""
+    checks = []
+    if mode == "hidden":
+        checks = [
+            _scored_check(c.id, c.title, c.category, c.role, c.weight, None, "not run: rejected")
+            for c in challenge.spec.checks
+        ]
+    report = {
+        "schema_version": SCHEMA_VERSION,
+        "status": "rejected",
+        "status_detail": reason[:STATUS_DETAIL_LIMIT],
+        "mode": mode,
+        "score": 0,
+        "max_score": sum(item["weight"] for item in checks),
+        "challenge": _challenge_ref(challenge),
+        "checks": checks,
+        "durations": {"sandbox_seconds": 0.0, "tests_seconds": None},
+        "sandbox": {"backend": "none", "image": None, "isolated": True},
+        "flags": [],
+        "collect_errors": [],
+        "output": "",
+        "output_truncated": False,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    validate_report(report)
+    return report
+
+
+def _challenge_ref(challenge: Challenge) -> dict[str, Any]:
+    return {
+        "id": challenge.id,
+        "version": challenge.spec.version,
+        "content_hash": challenge.content_hash,
+    }
+
+
+def _scored_check(
+    check_id: str,
+    title: str,
+    category: str,
+    role: str,
+    weight: int,
+    found: HarnessCheck | None,
+    missing_message: str = "no trustworthy result was recorded for this check",
+) -> dict[str, Any]:
+    passed = found is not None and found.outcome == "passed"
+    metrics = [_metric(m) for m in found.metrics] if found else []
+    return {
+        "id": check_id,
+        "title": title,
+        "category": category,
+        "role": role,
+        "weight": weight,
+        "passed": passed,
+        "points": weight if passed else 0,
+        "outcome": found.outcome if found else "missing",
+        "message": _bounded(found.message if found else missing_message),
+        "duration": round(found.duration, 3) if found else 0.0,
+        "metrics": metrics,
+        "evidence": [m["summary"] for m in metrics],
+    }
+
+
+def _metric(metric: HarnessMetric) -> dict[str, Any]:
+    data = metric.model_dump()
+    data["reference"] = None
+    data["summary"] = describe_metric(data)
+    return data
+
+
+def describe_metric(metric: dict[str, Any]) -> str:
+    """'memory growth: 0.3 MB (limit 8 MB; starter 61 MB)'."""
+    unit = f" {metric['unit']}" if metric.get("unit") else ""
+
+    def number(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.4g}{unit}"
+
+    extras = []
+    if metric.get("limit") is not None:
+        word = "limit" if metric.get("better", "lower") == "lower" else "at least"
+        extras.append(f"{word} {number(metric['limit'])}")
+    for key in ("starter", "reference"):
+        if metric.get(key) is not None:
+            extras.append(f"{key} {number(metric[key])}")
+    tail = f" ({'; '.join(extras)})" if extras else ""
+    return f"{metric.get('label') or metric['name']}: {number(metric.get('value'))}{tail}"
+
+
+def _status(
+    outcome: RunOutcome,
+    record: HarnessRecord | None,
+    problem: str | None,
+    checks: list[dict[str, Any]],
+    mode: str,
+) -> tuple[Status, str]:
+    if outcome.infra_error:
+        return "infra_error", f"infrastructure problem, not your code: {outcome.infra_error}"
+    if outcome.timed_out or (record and record.timed_out):
+        return "timeout", "the run was stopped at its time limit; checks that had not finished fail"
+    if outcome.oom_killed or (record and record.oom):
+        return "oom", "the run exceeded its memory limit and was killed"
+    if record is None:
+        return "error", problem or "the run produced no result record"
+    if mode == "hidden" and checks and all(c["outcome"] == "missing" for c in checks):
+        exits = "; ".join(record.exits[:2])
+        detail = "the tests could not run against this code"
+        if record.collect_errors:
+            detail += " (it failed to import or collect)"
+        return "error", f"{detail}: the test process {exits}" if exits else detail
+    if mode == "visible" and not checks and record.collect_errors:
+        return "error", "the tests could not be collected: " + record.collect_errors[0][:300]
+    passed = sum(1 for c in checks if c["passed"])
+    return "graded", f"{passed} of {len(checks)} checks passed"
+
+
+def _bounded(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 14] + " … (truncated)"
+
+
+@cache
+def report_schema() -> dict[str, Any]:
+    return json.loads((Path(__file__).parent / "report.schema.json").read_text())
+
+
+def validate_report(report: dict[str, Any]) -> None:
+    jsonschema.validate(report, report_schema())
+
+
+CANDIDATE_HIDDEN_FIELDS = ("output", "collect_errors", "flags")
+
+
+def candidate_view(report: dict[str, Any]) -> dict[str, Any]:
+    """The report as a candidate may see it: no raw output, no hidden-test messages."""
+    view = {k: v for k, v in report.items() if k not in CANDIDATE_HIDDEN_FIELDS}
+    if report["mode"] == "hidden":
+        view["checks"] = [
+            {k: v for k, v in check.items() if k != "message"} for check in report["checks"]
+        ]
+    return view
+
+
+def render_text(report: dict[str, Any]) -> str:
+    """A plain-text rendering for the command line."""
+    challenge = report["challenge"]
+    lines = [
+        f"{challenge['id']} v{challenge['version']} ({challenge['content_hash'][:12]}) "
+        f"[{report['mode']}] status: {report['status']}  score: {report['score']}/"
+        f"{report['max_score']}",
+        f"  {report['status_detail']}",
+    ]
+    for check in report["checks"]:
+        mark = "PASS" if check["passed"] else "FAIL"
+        lines.append(
+            f"  {mark} {check['id']} [{check['category']}] {check['points']}/{check['weight']}"
+            f"  {check['title']}"
+        )
+        lines.extend(f"       {text}" for text in check["evidence"])
+        if not check["passed"] and check["message"]:
+            first = check["message"].strip().splitlines()[:2]
+            lines.extend(f"       > {text[:160]}" for text in first)
+    for flag in report["flags"]:
+        lines.append(f"  FLAG {flag}")
+    sandbox = report["sandbox"]
+    lines.append(
+        f"  sandbox: {sandbox['backend']}"
+        + ("" if sandbox["isolated"] else " (NOT ISOLATED: development only)")
+        + f", {report['durations']['sandbox_seconds']} s"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,209 @@
+"""The production backend: one fresh, locked-down container per run, always removed."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from datetime import UTC, datetime
+
+import docker
+import requests
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.types import LogConfig, Mount
+
+from grader import images
+from grader.report import RunOutcome
+from grader.sandbox.base import RESULTS_LIMIT_BYTES, SCRATCH_MB, STARTUP_GRACE_SECONDS
+from grader.spec import Limits
+from grader.workspace import Workspace
+
+LABEL = "faultline.sandbox"
+CANDIDATE_USER = "1000:1000"
+VENV_PYTHON = "/opt/venv/bin/python"
+RESULTS_FILE = "/results/results.json"
+HARNESS_PATH = "/opt/faultline/harness"
+
+
+class DockerSandbox:
+    name = "docker"
+    isolated = True
+
+    def __init__(self, image: str | None = None, client: docker.DockerClient | None = None) -> None:
+        self.image = image or images.runner_image_tag()
+        self._client = client
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = docker.from_env(version="auto", timeout=60)
+        return self._client
+
+    def unavailable_reason(self) -> str | None:
+        """Why this backend cannot run now, or None when the engine and image are ready."""
+        try:
+            self.client.ping()
+        except (DockerException, requests.RequestException) as exc:
+            return f"no Docker engine answers ({_short(exc)}); start one with `make docker`"
+        try:
+            self.client.images.get(self.image)
+        except ImageNotFound:
+            return f"the runner image {self.image} is missing; build it with `make image`"
+        except (DockerException, requests.RequestException) as exc:
+            return f"the Docker engine failed to look up the runner image ({_short(exc)})"
+        return None
+
+    def run(self, workspace: Workspace, limits: Limits, label: str = "") -> RunOutcome:
+        problem = self.unavailable_reason()
+        if problem:
+            return self._infra(problem)
+        started = time.monotonic()
+        try:
+            container = self._create(limits, label)
+        except (DockerException, requests.RequestException) as exc:
+            return self._infra(f"could not create the sandbox container ({_short(exc)})")
+        timed_out = False
+        try:
+            container.put_archive("/job", workspace.to_tar())
+            container.start()
+            try:
+                container.wait(timeout=limits.wall_seconds + STARTUP_GRACE_SECONDS)
+            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+                # wait() only stops waiting: the container must be killed from outside.
+                timed_out = True
+                _kill(container)
+                container.wait(timeout=30)
+            seconds = time.monotonic() - started
+            container.reload()
+            oom_killed = bool(container.attrs["State"].get("OOMKilled"))
+            raw, problem = _read_results(container)
+            if raw is None:
+                problem = f"{problem}; harness log: {_log_tail(container)}"
+        except (DockerException, requests.RequestException) as exc:
+            return self._infra(f"the sandbox failed while running ({_short(exc)})")
+        finally:
+            _remove(container)
+        record = None
+        if raw is not None:
+            from grader.report import parse_record
+
+            try:
+                record = parse_record(raw).model_dump()
+            except ValueError as exc:
+                problem = str(exc)
+        return RunOutcome(
+            backend=self.name,
+            image=self.image,
+            record=record,
+            timed_out=timed_out,
+            oom_killed=oom_killed,
+            record_problem=problem,
+            seconds=seconds,
+        )
+
+    def _create(self, limits: Limits, label: str):
+        memory = f"{limits.memory_mb}m"
+        return self.client.containers.create(
+            self.image,
+            command=[
+                VENV_PYTHON, "-m", "faultline_harness", "/job", RESULTS_FILE,
+                "--as-user", CANDIDATE_USER, "--python", VENV_PYTHON,
+            ],
+            user="0:0",
+            working_dir="/",
+            environment={"PYTHONPATH": HARNESS_PATH},
+            hostname="sandbox",
+            network_mode="none",
+            read_only=True,
+            tmpfs={"/tmp": f"rw,nosuid,nodev,size={SCRATCH_MB}m,mode=1777"},
+            mounts=[
+                Mount(target="/job", source=None, type="volume"),
+                Mount(target="/results", source=None, type="volume"),
+            ],
+            mem_limit=memory,
+            memswap_limit=memory,
+            pids_limit=limits.pids,
+            nano_cpus=int(limits.cpus * 1_000_000_000),
+            cap_drop=["ALL"],
+            cap_add=["SETUID", "SETGID", "KILL"],
+            security_opt=["no-new-privileges"],
+            log_config=LogConfig(type="json-file", config={"max-size": "256k", "max-file": "1"}),
+            labels={
+                LABEL: "1",
+                "faultline.label": label[:100],
+                "faultline.created": datetime.now(UTC).isoformat(timespec="seconds"),
+            },
+            detach=True,
+        )
+
+    def _infra(self, reason: str) -> RunOutcome:
+        return RunOutcome(
+            backend=self.name, image=self.image, record=None, infra_error=reason, seconds=0.0
+        )
+
+
+def _read_results(container) -> tuple[bytes | None, str | None]:
+    """Fetch the results file as a tar entry: a regular file, size-capped, no link followed."""
+    try:
+        stream, stat = container.get_archive(RESULTS_FILE)
+    except NotFound:
+        return None, "the run left no result record"
+    if stat.get("linkTarget"):
+        return None, "the result record was replaced by a link; it is not trusted"
+    if int(stat.get("size", 0)) > RESULTS_LIMIT_BYTES:
+        return None, "the result record is larger than allowed"
+    buffer = io.BytesIO()
+    for chunk in stream:
+        buffer.write(chunk)
+        if buffer.tell() > RESULTS_LIMIT_BYTES + 64 * 1024:
+            return None, "the result record is larger than allowed"
+    buffer.seek(0)
+    with tarfile.open(fileobj=buffer) as archive:
+        members = archive.getmembers()
+        if len(members) != 1 or not members[0].isreg():
+            return None, "the result record is not a plain file; it is not trusted"
+        handle = archive.extractfile(members[0])
+        return (handle.read(RESULTS_LIMIT_BYTES + 1) if handle else None), None
+
+
+def _log_tail(container, limit: int = 400) -> str:
+    try:
+        text = container.logs(tail=20).decode("utf-8", "replace").strip()
+    except (DockerException, requests.RequestException):
+        return "unavailable"
+    return text[-limit:] or "empty"
+
+
+def _kill(container) -> None:
+    try:
+        container.kill()
+    except (NotFound, APIError):
+        pass
+
+
+def _remove(container) -> None:
+    try:
+        container.remove(force=True, v=True)
+    except NotFound:
+        pass
+    except (DockerException, requests.RequestException):
+        time.sleep(1)
+        try:
+            container.remove(force=True, v=True)
+        except (DockerException, requests.RequestException):
+            pass  # labelled faultline.sandbox: `flask sandbox prune` removes leftovers
+
+
+def prune_leftovers(client: docker.DockerClient | None = None) -> int:
+    """Remove sandbox containers a crashed worker left behind; returns how many."""
+    client = client or docker.from_env(version="auto")
+    removed = 0
+    for container in client.containers.list(all=True, filters={"label": LABEL}):
+        _remove(container)
+        removed += 1
+    return removed
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]

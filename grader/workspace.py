@@ -1,0 +1,160 @@
+"""Assemble what one sandbox run sees: the candidate's files, the starter, the tests, the job.
+
+The layout (under ``/job`` in the container, a temporary folder for the local backend)::
+
+    src/        the candidate's editable files, with the read-only files from the starter
+    starter/    the unmodified starter, for baselines measured in the same run
+    tests/      the tests of the chosen mode
+    job.json    what the harness must run: check ids, pytest nodes, time limits
+
+Files are only ever written from this in-memory description, so nothing the candidate sends can
+name a path outside the job, and no link is ever followed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from grader.spec import Challenge, safe_relative_path
+
+Mode = Literal["hidden", "visible"]
+
+MAX_SUBMITTED_FILE_BYTES = 256 * 1024
+MAX_SUBMISSION_BYTES = 1024 * 1024
+CANDIDATE_UID = 1000
+ROOT_UID = 0
+
+
+class SubmissionRejected(ValueError):
+    """The candidate's files cannot be graded; the message says why, for the candidate."""
+
+
+def validate_submission(challenge: Challenge, files: dict[str, bytes | str]) -> dict[str, str]:
+    """Check names, sizes and encoding of submitted files; return them as text.
+
+    Only files the challenge marks editable are accepted; editable files not sent keep their
+    starter content.
+    """
+    editable = challenge.spec.editable_paths
+    if not files:
+        raise SubmissionRejected(f"no files submitted; expected one of: {', '.join(editable)}")
+    total = 0
+    accepted: dict[str, str] = {}
+    for name, content in files.items():
+        if name not in editable:
+            readonly = {e.path for e in challenge.spec.files if not e.editable}
+            reason = "is read-only" if name in readonly else "is not a file of this challenge"
+            raise SubmissionRejected(
+                f"{name!r} {reason}; the editable files are: {', '.join(editable)}"
+            )
+        data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        if len(data) > MAX_SUBMITTED_FILE_BYTES:
+            raise SubmissionRejected(
+                f"{name} is {len(data):,} bytes; the limit is {MAX_SUBMITTED_FILE_BYTES:,} bytes"
+            )
+        total += len(data)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SubmissionRejected(
+                f"{name} is not UTF-8 text (invalid byte at offset {exc.start})"
+            ) from None
+        if "\x00" in text:
+            raise SubmissionRejected(f"{name} contains a NUL byte; only text files are accepted")
+        accepted[name] = text
+    if total > MAX_SUBMISSION_BYTES:
+        raise SubmissionRejected(
+            f"the submission is {total:,} bytes; the limit is {MAX_SUBMISSION_BYTES:,} bytes"
+        )
+    return accepted
+
+
+@dataclass(frozen=True)
+class JobFile:
+    path: str
+    content: bytes
+    owner: int = ROOT_UID
+    mode: int = 0o644
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Everything a run needs, as data; written out by :meth:`to_tar` or :meth:`write_to`."""
+
+    files: tuple[JobFile, ...]
+    job: dict
+
+    def to_tar(self, prefix: str = "") -> bytes:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            directories = {""}
+            for entry in self.files:
+                parts = entry.path.split("/")[:-1]
+                for depth in range(1, len(parts) + 1):
+                    directories.add("/".join(parts[:depth]))
+            for directory in sorted(directories):
+                info = tarfile.TarInfo(prefix + directory if directory else prefix or ".")
+                info.type = tarfile.DIRTYPE
+                info.mode = 0o755
+                tar.addfile(info)
+            for entry in self.files:
+                info = tarfile.TarInfo(prefix + entry.path)
+                info.size = len(entry.content)
+                info.mode = entry.mode
+                info.uid = info.gid = entry.owner
+                tar.addfile(info, io.BytesIO(entry.content))
+        return buffer.getvalue()
+
+    def write_to(self, root: Path) -> None:
+        for entry in self.files:
+            target = root / entry.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            descriptor = os.open(target, flags, entry.mode)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(entry.content)
+
+
+def build_workspace(
+    challenge: Challenge,
+    candidate_files: dict[str, str],
+    mode: Mode,
+    *,
+    check_timeout_cap: int | None = None,
+) -> Workspace:
+    """Lay out a run of ``mode`` tests against the candidate's (already validated) files."""
+    spec = challenge.spec
+    files: list[JobFile] = []
+    for entry in spec.files:
+        content = candidate_files.get(entry.path, challenge.starter[entry.path])
+        files.append(JobFile(f"src/{entry.path}", content.encode()))
+    for path, content in challenge.starter.items():
+        files.append(JobFile(f"starter/{path}", content.encode()))
+    tests = challenge.hidden_tests if mode == "hidden" else challenge.visible_tests
+    for path, content in tests.items():
+        files.append(JobFile(f"tests/{safe_relative_path(path)}", content.encode()))
+
+    limits = spec.limits
+    checks = []
+    if mode == "hidden":
+        for check in spec.checks:
+            timeout = check.timeout_seconds
+            if check_timeout_cap is not None:
+                timeout = min(timeout, check_timeout_cap)
+            checks.append({"id": check.id, "node": check.test, "timeout": timeout})
+    job = {
+        "mode": mode,
+        "challenge": spec.id,
+        "checks": checks,
+        "wall_seconds": limits.wall_seconds,
+        "output_bytes": limits.output_kb * 1024,
+        "pids": limits.pids,
+    }
+    files.append(JobFile("job.json", json.dumps(job).encode(), mode=0o600))
+    return Workspace(files=tuple(files), job=job)

@@ -1,0 +1,414 @@
+"""The harness: runs a job's tests against candidate code and writes the scoring record.
+
+Inside the container it is PID 1, running as root with only the capabilities it needs to start
+the tests as the unprivileged candidate user (SETUID, SETGID) and to stop them (KILL). Candidate
+code never runs in this process. It writes results where the candidate user cannot write, and
+requires a result for every expected check: anything missing, duplicated or contradictory fails.
+
+Usage: python -m faultline_harness JOB_DIR RESULTS_FILE [--as-user UID:GID] [--python PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import select
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HARNESS_VERSION = "1"
+EVENT_LINE_LIMIT = 256 * 1024
+EVENT_BYTES_LIMIT = 8 * 1024 * 1024
+MESSAGE_LIMIT = 2000
+FILE_SIZE_LIMIT = 64 * 1024 * 1024
+HARNESS_DIR = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class CheckState:
+    id: str
+    node: str
+    timeout: float
+    outcome: str = "missing"
+    message: str = ""
+    duration: float = 0.0
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    started: bool = False
+    reported: bool = False
+
+
+@dataclass
+class Run:
+    job_dir: Path
+    job: dict[str, Any]
+    deadline: float
+    checks: dict[str, CheckState]
+    flags: list[str] = field(default_factory=list)
+    collect_errors: list[str] = field(default_factory=list)
+    exits: list[str] = field(default_factory=list)
+    collected: list[str] = field(default_factory=list)
+    timed_out: bool = False
+    oom: bool = False
+    event_bytes: int = 0
+
+    def flag(self, text: str) -> None:
+        if text not in self.flags and len(self.flags) < 20:
+            self.flags.append(text[:300])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="faultline_harness")
+    parser.add_argument("job_dir", type=Path)
+    parser.add_argument("results", type=Path)
+    parser.add_argument("--as-user", default=None, help="UID:GID to run candidate code as")
+    parser.add_argument("--python", default=sys.executable)
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    job = json.loads((args.job_dir / "job.json").read_text())
+    wall = float(job["wall_seconds"])
+    run = Run(
+        job_dir=args.job_dir,
+        job=job,
+        deadline=started + max(1.0, wall - 1.0),
+        checks={
+            c["node"]: CheckState(id=c["id"], node=c["node"], timeout=float(c["timeout"]))
+            for c in job["checks"]
+        },
+    )
+    user = tuple(int(x) for x in args.as_user.split(":")) if args.as_user else None
+    output_path = args.results.parent / "candidate-output.log"
+    oom_before = _oom_kills()
+
+    pending = list(run.checks) if job["mode"] == "hidden" else ["."]
+    while pending and time.monotonic() < run.deadline:
+        pending = _run_pytest(run, pending, args.python, user, output_path)
+    if pending and time.monotonic() >= run.deadline:
+        run.timed_out = True
+    if _oom_kills() > oom_before:
+        run.oom = True
+
+    results = _results(run, output_path, time.monotonic() - started)
+    _write_results(args.results, results)
+    return 0
+
+
+def _run_pytest(
+    run: Run, pending: list[str], python: str, user: tuple[int, int] | None, output: Path
+) -> list[str]:
+    """Run pytest on ``pending`` nodes; return the nodes still to run after a crash or timeout."""
+    tests_dir = run.job_dir / "tests"
+    targets = [str(tests_dir / node) for node in pending] if run.job["mode"] == "hidden" else [
+        str(tests_dir)
+    ]
+    read_end, write_end = os.pipe()
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": "/tmp",
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "PYTHONPATH": f"{run.job_dir / 'src'}{os.pathsep}{HARNESS_DIR}",
+        "FAULTLINE_RESULT_FD": str(write_end),
+        "FAULTLINE_STARTER_DIR": str(run.job_dir / "starter"),
+        "FAULTLINE_TESTS_DIR": str(tests_dir),
+    }
+    command = [
+        python, "-m", "pytest", "-p", "faultline_harness.plugin", "-p", "no:cacheprovider",
+        "-q", "--tb=short", "--color=no", f"--rootdir={tests_dir}", *targets,
+    ]
+    output_flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+    output_fd = os.open(output, output_flags, 0o600)
+    pids = int(run.job.get("pids", 64))
+    kwargs: dict[str, Any] = {}
+    if user is not None:
+        kwargs.update(user=user[0], group=user[1], extra_groups=[])
+    process = subprocess.Popen(
+        command,
+        cwd=run.job_dir / "src",
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=output_fd,
+        stderr=output_fd,
+        pass_fds=(write_end,),
+        start_new_session=True,
+        preexec_fn=lambda: _limit_candidate(pids if user is not None else None),
+        **kwargs,
+    )
+    os.close(write_end)
+    os.close(output_fd)
+
+    current: CheckState | None = None
+    current_started = time.monotonic()
+    buffer = b""
+    stopped_by_us = ""
+    reader = os.fdopen(read_end, "rb", buffering=0)
+    while True:
+        now = time.monotonic()
+        limit = run.deadline
+        if current is not None:
+            limit = min(limit, current_started + current.timeout)
+        if now >= limit:
+            stopped_by_us = "timeout"
+            break
+        ready, _, _ = select.select([reader], [], [], min(0.5, limit - now))
+        if not ready:
+            if process.poll() is not None:
+                break
+            continue
+        chunk = reader.read(65536)
+        if not chunk:
+            break
+        run.event_bytes += len(chunk)
+        if run.event_bytes > EVENT_BYTES_LIMIT:
+            run.flag("the test process wrote more result events than any real run does")
+            stopped_by_us = "flood"
+            break
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            event_check = _handle_event(run, line)
+            if event_check is not None:
+                kind, state = event_check
+                if kind == "start":
+                    current, current_started = state, time.monotonic()
+                elif kind == "result" and state is current:
+                    current = None
+        if len(buffer) > EVENT_LINE_LIMIT:
+            run.flag("an over-long result event was discarded")
+            buffer = b""
+    reader.close()
+
+    returncode = _stop(process, user is not None)
+    exit_text = _describe_exit(returncode, stopped_by_us)
+    run.exits.append(exit_text)
+
+    if run.job["mode"] != "hidden":
+        return []
+    if current is not None and not current.reported:
+        current.reported = True
+        current.outcome = "timeout" if stopped_by_us == "timeout" else "crashed"
+        if stopped_by_us == "timeout":
+            seconds = min(current.timeout, max(0.0, time.monotonic() - current_started))
+            current.message = f"stopped after {seconds:.0f} s (check limit {current.timeout:.0f} s)"
+        else:
+            current.message = f"the test process {exit_text} during this check"
+        if stopped_by_us == "timeout" and time.monotonic() >= run.deadline:
+            run.timed_out = True
+        remaining = [n for n in pending if not run.checks[n].reported]
+        return remaining if stopped_by_us != "flood" else []
+    for node in pending:
+        state = run.checks[node]
+        if not state.reported and state.outcome == "missing":
+            state.message = f"no result: the test process {exit_text} before this check ran"
+    return []
+
+
+def _handle_event(run: Run, line: bytes) -> tuple[str, CheckState | None] | None:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        run.flag("the result channel carried text that is not a result event")
+        return None
+    if not isinstance(event, dict):
+        run.flag("the result channel carried text that is not a result event")
+        return None
+    kind = event.get("event")
+    if kind == "collected":
+        nodeids = event.get("nodeids")
+        if isinstance(nodeids, list):
+            run.collected = [str(n) for n in nodeids][:500]
+            if run.job["mode"] != "hidden":
+                for node in run.collected:
+                    run.checks.setdefault(node, CheckState(id=node, node=node, timeout=60))
+        return None
+    if kind == "collect_error":
+        if len(run.collect_errors) < 10:
+            run.collect_errors.append(_bounded(str(event.get("message", ""))))
+        return None
+    node = str(event.get("nodeid", ""))
+    state = run.checks.get(node)
+    if state is None:
+        if kind in ("start", "result"):
+            run.flag(f"a result arrived for a test that is not a check: {node[:100]}")
+        return None
+    if kind == "start":
+        if state.started and not state.reported:
+            run.flag(f"{state.id}: started twice")
+        state.started = True
+        return "start", state
+    if kind == "result":
+        if state.reported:
+            run.flag(f"{state.id}: more than one result was reported; the check is failed")
+            state.outcome = "failed"
+            state.message = "conflicting results were reported for this check"
+            return "result", state
+        if not state.started:
+            run.flag(f"{state.id}: a result arrived for a check that never started")
+            state.reported = True
+            state.outcome = "failed"
+            return "result", state
+        state.reported = True
+        outcome = event.get("outcome")
+        state.outcome = outcome if outcome in ("passed", "failed", "skipped") else "failed"
+        state.message = _bounded(str(event.get("message", "")))
+        try:
+            state.duration = float(event.get("duration", 0.0))
+        except (TypeError, ValueError):
+            state.duration = 0.0
+        metrics = event.get("metrics")
+        state.metrics = metrics[:20] if isinstance(metrics, list) else []
+        tampering = event.get("tampering")
+        if tampering:
+            state.outcome = "failed"
+            for item in tampering[:5]:
+                run.flag(f"{state.id}: {str(item)[:200]}")
+        return "result", state
+    return None
+
+
+def _limit_candidate(pids: int | None) -> None:
+    """Runs in the child before exec: resource limits for candidate code."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (512, 512))
+    if pids is not None:
+        resource.setrlimit(resource.RLIMIT_NPROC, (max(8, pids - 8), max(8, pids - 8)))
+    try:
+        with open("/proc/self/oom_score_adj", "w") as handle:
+            handle.write("1000")
+    except OSError:
+        pass
+
+
+def _stop(process: subprocess.Popen, sandboxed: bool) -> int:
+    """Kill the test process and everything it started; return the test process's exit code."""
+    if sandboxed and os.getpid() == 1:
+        # PID 1 of the container: kill every other process, including any that escaped the group.
+        _kill_all_others()
+        returncode = process.wait()
+        for _ in range(3):
+            _kill_all_others()
+            _reap_orphans()
+        return returncode
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    return process.wait()
+
+
+def _kill_all_others() -> None:
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _reap_orphans() -> None:
+    """As PID 1, collect the orphans re-parented to us."""
+    deadline = time.monotonic() + 0.3
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.01)
+
+
+def _describe_exit(code: int, stopped_by_us: str) -> str:
+    if stopped_by_us == "timeout":
+        return "was stopped at its time limit"
+    if stopped_by_us == "flood":
+        return "was stopped for flooding the result channel"
+    if code >= 0:
+        return f"exited with code {code}"
+    number = -code
+    name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else number
+    if number == signal.SIGXFSZ:
+        return "was stopped for writing more output than allowed"
+    if number == signal.SIGKILL:
+        return "was killed (SIGKILL: out of memory, or a process limit)"
+    return f"was killed by {name}"
+
+
+def _oom_kills() -> int:
+    for path, key in (
+        ("/sys/fs/cgroup/memory.events", "oom_kill"),
+        ("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill"),
+    ):
+        try:
+            for line in Path(path).read_text().splitlines():
+                name, _, value = line.partition(" ")
+                if name == key:
+                    return int(value)
+        except (OSError, ValueError):
+            continue
+    return 0
+
+
+def _bounded(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 20] + "\n… (truncated)"
+
+
+def _results(run: Run, output_path: Path, elapsed: float) -> dict[str, Any]:
+    limit = int(run.job.get("output_bytes", 256 * 1024))
+    try:
+        size = output_path.stat().st_size
+        with open(output_path, "rb") as handle:
+            output = handle.read(limit).decode("utf-8", "replace")
+    except OSError:
+        size, output = 0, ""
+    checks = []
+    for state in run.checks.values():
+        if not state.reported and state.outcome == "missing" and not state.message:
+            state.message = "no result was recorded for this check"
+        checks.append(
+            {
+                "id": state.id,
+                "node": state.node,
+                "outcome": state.outcome if state.reported or state.outcome != "missing"
+                else "missing",
+                "duration": round(state.duration, 6),
+                "message": state.message,
+                "metrics": state.metrics,
+            }
+        )
+    return {
+        "harness_version": HARNESS_VERSION,
+        "mode": run.job["mode"],
+        "checks": checks,
+        "collected": run.collected,
+        "collect_errors": run.collect_errors,
+        "exits": run.exits[:20],
+        "flags": run.flags,
+        "timed_out": run.timed_out,
+        "oom": run.oom,
+        "output": output,
+        "output_bytes": size,
+        "output_truncated": size > limit,
+        "duration": round(elapsed, 3),
+    }
+
+
+def _write_results(path: Path, results: dict[str, Any]) -> None:
+    data = json.dumps(results).encode()
+    temporary = path.with_name(path.name + ".tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    descriptor = os.open(temporary, flags, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+    os.replace(temporary, path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
