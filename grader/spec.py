@@ -280,7 +280,7 @@ def _resolve(spec: ChallengeSpec, source: str, folder: Path | None) -> Challenge
     listed = {entry.path for entry in spec.files}
     editable = set(spec.editable_paths)
     for index, entry in enumerate(spec.files):
-        if starter and entry.path not in starter:
+        if entry.path not in starter:
             problems.append((f"files[{index}].path", f"{entry.path} is missing from the starter"))
     for extra in sorted(set(starter) - listed):
         problems.append(("starter", f"{extra} is not listed under files"))
@@ -290,7 +290,7 @@ def _resolve(spec: ChallengeSpec, source: str, folder: Path | None) -> Challenge
         problems.append(("solution", "the reference solution has no files"))
     for index, check in enumerate(spec.checks):
         test_file = check.test.split("::", 1)[0]
-        if hidden and test_file not in hidden:
+        if test_file not in hidden:
             problems.append((f"checks[{index}].test", f"{test_file} is not in tests.hidden"))
 
     fixes = []

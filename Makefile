@@ -1,0 +1,52 @@
+# Faultline: `make run` runs the product, `make test` runs the tests. Both set up what they need.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: help install docker image test lint format run verify benchmark clean
+
+help:
+	@echo "make run        set up and start Faultline on http://127.0.0.1:5000"
+	@echo "make test       set up (virtualenv, Docker engine, runner image) and run the tests"
+	@echo "make verify     prove every challenge in the sandbox (flask challenges verify)"
+	@echo "make benchmark  measure grading overhead against a bare docker run"
+	@echo "make lint       ruff check and format check"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+docker:
+	@scripts/ensure-docker.sh
+
+image: install docker
+	@PYTHON=$(PY) runner_images/python/build.sh
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+test: install image
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+verify: install image
+	$(VENV)/bin/flask challenges verify
+
+benchmark: install image
+	$(PY) benchmarks/grading_overhead.py
+
+run: install image
+	$(VENV)/bin/flask run --host 127.0.0.1 --port 5000
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

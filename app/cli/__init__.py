@@ -1,0 +1,13 @@
+"""`flask` commands. They grade through the same code path as the worker."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app.cli.challenges import challenges_group
+from app.cli.grade import grade_command
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(challenges_group)
+    app.cli.add_command(grade_command)

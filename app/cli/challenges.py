@@ -1,0 +1,141 @@
+"""`flask challenges list|validate|show|verify`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from app.cli.common import library, sandbox_or_exit
+from grader.spec import ChallengeError, load_challenge, load_challenge_text
+from grader.verify import render_table, verify_challenge
+
+
+@click.group("challenges", cls=AppGroup)
+def challenges_group() -> None:
+    """Inspect, validate and verify the challenge library."""
+
+
+@challenges_group.command("list")
+def list_command() -> None:
+    """List the challenges in the library."""
+    found = library()
+    rows = [(c.id, f"v{c.spec.version}", c.spec.difficulty,
+             ",".join(sorted({check.category for check in c.spec.checks})), c.spec.title)
+            for c in found.challenges]
+    for row in rows:
+        click.echo(f"{row[0]:34} {row[1]:4} {row[2]:7} {row[3]:28} {row[4]}")
+    for error in found.errors:
+        click.secho(f"invalid: {error}", fg="red", err=True)
+    if not rows and not found.errors:
+        click.echo("no challenges found")
+    if found.errors:
+        sys.exit(1)
+
+
+@challenges_group.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def validate_command(paths: tuple[Path, ...]) -> None:
+    """Validate challenge folders or single YAML files (default: the whole library)."""
+    from flask import current_app
+
+    from grader.spec import discover_challenges
+
+    targets = list(paths) or discover_challenges(current_app.config["CHALLENGES_DIR"])
+    failures = 0
+    for target in targets:
+        try:
+            if target.is_dir():
+                challenge = load_challenge(target)
+            elif target.is_file():
+                challenge = load_challenge_text(
+                    target.read_text(encoding="utf-8", errors="replace"), str(target),
+                    folder=target.parent if target.name == "challenge.yaml" else None,
+                )
+            else:
+                raise ChallengeError(str(target), [("", "no such file or folder")])
+        except ChallengeError as exc:
+            failures += 1
+            click.secho(str(exc), fg="red", err=True)
+            continue
+        click.echo(f"ok  {challenge.id} {challenge.version_label}  ({target})")
+    if failures:
+        raise click.ClickException(f"{failures} of {len(targets)} invalid")
+
+
+@challenges_group.command("show")
+@click.argument("challenge_id")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def show_command(challenge_id: str, as_json: bool) -> None:
+    """Show a challenge's metadata and checks (never its hidden test source)."""
+    challenge = _get(challenge_id)
+    spec = challenge.spec
+    data = {
+        "id": spec.id,
+        "version": spec.version,
+        "content_hash": challenge.content_hash,
+        "title": spec.title,
+        "summary": spec.summary,
+        "difficulty": spec.difficulty,
+        "tags": spec.tags,
+        "time_limit_minutes": spec.time_limit_minutes,
+        "files": [e.model_dump() for e in spec.files],
+        "limits": spec.limits.model_dump(),
+        "checks": [
+            {k: v for k, v in c.model_dump().items() if k != "test"} for c in spec.checks
+        ],
+        "fixes": {"sound": [f.name for f in spec.fixes.sound],
+                  "wrong": [f.name for f in spec.fixes.wrong]},
+    }
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"{spec.id} {challenge.version_label}: {spec.title}")
+    click.echo(f"  {spec.summary}")
+    click.echo(f"  difficulty {spec.difficulty}, {spec.time_limit_minutes} min, tags: "
+               f"{', '.join(spec.tags) or '-'}")
+    for entry in spec.files:
+        click.echo(f"  file {entry.path} ({'editable' if entry.editable else 'read-only'})")
+    for check in spec.checks:
+        click.echo(f"  check {check.id} [{check.category}, {check.role}] weight {check.weight}: "
+                   f"{check.title}")
+
+
+@challenges_group.command("verify")
+@click.argument("challenge_ids", nargs=-1)
+@click.option("--runs", default=3, show_default=True, type=click.IntRange(1, 20),
+              help="how many times each subject is graded; every run must agree")
+@click.option("--sandbox", "sandbox_name", type=click.Choice(["docker", "local"]), default=None)
+def verify_command(challenge_ids: tuple[str, ...], runs: int, sandbox_name: str | None) -> None:
+    """Grade each challenge's starter, reference and fixes; exit 1 on any wrong verdict."""
+    challenges = [_get(i) for i in challenge_ids] if challenge_ids else library().challenges
+    if not challenges:
+        raise click.ClickException("no challenges to verify")
+    sandbox = sandbox_or_exit(sandbox_name)
+    failed = []
+    for challenge in challenges:
+        result = verify_challenge(
+            challenge, sandbox, runs=runs,
+            progress=lambda text: click.echo(f"  … {text}", err=True),
+        )
+        click.echo(render_table(result))
+        if not result.ok:
+            failed.append(challenge.id)
+    if failed:
+        raise click.ClickException(f"verification failed: {', '.join(failed)}")
+    click.echo(f"all {len(challenges)} challenge(s) verified, {runs} run(s) each")
+
+
+def _get(challenge_id: str):
+    found = library()
+    challenge = found.get(challenge_id)
+    if challenge is None:
+        broken = [e for e in found.errors if f"/{challenge_id}/" in e.source]
+        if broken:
+            raise click.ClickException(str(broken[0]))
+        known = ", ".join(c.id for c in found.challenges) or "none"
+        raise click.ClickException(f"unknown challenge {challenge_id!r}; known: {known}")
+    return challenge

@@ -1,0 +1,25 @@
+"""Helpers shared by the commands."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+
+from app.library import Library, load_library
+from grader.sandbox import Sandbox, SandboxUnavailable, choose_sandbox
+
+
+def library() -> Library:
+    return load_library(current_app.config["CHALLENGES_DIR"])
+
+
+def sandbox_or_exit(name: str | None) -> Sandbox:
+    try:
+        configured = current_app.config["SANDBOX"]
+        sandbox = choose_sandbox(name or (configured if configured != "docker" else None))
+    except SandboxUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    if not sandbox.isolated:
+        click.secho("warning: the local sandbox runs code WITHOUT isolation (development only)",
+                    fg="yellow", err=True)
+    return sandbox

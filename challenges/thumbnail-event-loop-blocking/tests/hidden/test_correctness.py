@@ -1,0 +1,99 @@
+"""Check: thumbnails keep their promised size, aspect ratio, format and look."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+from hidden_support import make_image
+from PIL import Image, ImageChops, ImageStat
+
+BOUNDS = (200, 200)
+JPEG_QUALITY = 85
+MAX_MEAN_PIXEL_DIFF = 2.0  # mean absolute difference per channel, 0-255 scale
+
+# (width, height, format, mode) of uploads as users send them
+CASES = [
+    (1200, 800, "JPEG", "RGB"),  # landscape photo
+    (900, 1600, "JPEG", "CMYK"),  # portrait photo from a print workflow
+    (600, 1800, "PNG", "RGBA"),  # tall screenshot with transparency
+    (1000, 30, "PNG", "L"),  # banner strip, grayscale
+    (640, 480, "PNG", "P"),  # palette image
+    (150, 100, "PNG", "RGB"),  # already small: must not be upscaled
+    (200, 200, "JPEG", "RGB"),  # exactly the bounds
+]
+
+
+def expected_size(width: int, height: int) -> tuple[int, int]:
+    scale = min(BOUNDS[0] / width, BOUNDS[1] / height, 1.0)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def direct_thumbnail(data: bytes) -> Image.Image:
+    """The thumbnail the brief describes, made synchronously with Pillow and decoded again."""
+    with Image.open(io.BytesIO(data)) as upload:
+        upload.load()
+        image = upload.convert("RGB")
+        resized = image.resize(expected_size(*image.size), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    resized.save(out, format="JPEG", quality=JPEG_QUALITY)
+    with Image.open(out) as encoded:
+        return encoded.convert("RGB")
+
+
+def test_thumbnails_are_correct(evidence, photo_jpeg):
+    import thumbnails
+
+    uploads = [(w, h, fmt, mode, make_image(w, h, fmt, mode)) for w, h, fmt, mode in CASES]
+    uploads.append((4000, 3000, "JPEG", "RGB", photo_jpeg))
+
+    async def run() -> list[bytes]:
+        async with thumbnails.ThumbnailService() as service:
+            jobs = [service.create_thumbnail(data) for *_, data in uploads]
+            return await asyncio.wait_for(asyncio.gather(*jobs), 60)
+
+    results = asyncio.run(run())
+
+    worst = 0.0
+    problems = []
+    for (width, height, fmt, mode, data), result in zip(uploads, results, strict=True):
+        case = f"{width}x{height} {fmt} {mode}"
+        if not isinstance(result, bytes):
+            problems.append(f"{case}: returned {type(result).__name__}, not bytes")
+            continue
+        try:
+            with Image.open(io.BytesIO(result)) as produced:
+                produced.load()
+                fmt_out, size_out = produced.format, produced.size
+                pixels = produced.convert("RGB")
+        except Exception as exc:
+            problems.append(f"{case}: output is not a readable image ({exc})")
+            continue
+        want = expected_size(width, height)
+        if fmt_out != "JPEG":
+            problems.append(f"{case}: output is {fmt_out}, expected JPEG")
+        if size_out != want:
+            problems.append(f"{case}: thumbnail is {size_out[0]}x{size_out[1]}, expected {want}")
+            continue
+        diff = ImageStat.Stat(ImageChops.difference(pixels, direct_thumbnail(data))).mean
+        mean_diff = sum(diff) / len(diff)
+        worst = max(worst, mean_diff)
+        if mean_diff > MAX_MEAN_PIXEL_DIFF:
+            problems.append(
+                f"{case}: pixels differ from a direct Lanczos resize by {mean_diff:.1f}/255 "
+                f"on average (limit {MAX_MEAN_PIXEL_DIFF})"
+            )
+
+    evidence.metric(
+        "worst_mean_pixel_diff",
+        worst,
+        unit="/255",
+        limit=MAX_MEAN_PIXEL_DIFF,
+        label="worst mean pixel difference from a direct Lanczos resize",
+    )
+    evidence.metric(
+        "wrong_thumbnails", len(problems), limit=0, label=f"wrong thumbnails of {len(uploads)}"
+    )
+    if problems:
+        pytest.fail(f"{len(problems)} of {len(uploads)} thumbnails wrong: " + "; ".join(problems))

@@ -1,0 +1,124 @@
+"""Prove a challenge: every graded subject gets the verdicts its role promises, run after run.
+
+Subjects: the starter (fails each ``detects_bug`` check, passes each ``guards_behaviour``
+check), the reference solution and every sound fix (full marks), and every wrong fix (fails
+exactly the checks it lists). Each subject is graded ``runs`` times; every run must agree.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from grader.grading import grade
+from grader.sandbox.base import Sandbox
+from grader.spec import Challenge
+
+
+@dataclass(frozen=True)
+class Subject:
+    name: str
+    files: dict[str, str]
+    must_fail: frozenset[str]
+
+
+@dataclass
+class CheckTally:
+    subject: str
+    check_id: str
+    expected: str
+    passes: int = 0
+    runs: int = 0
+    values: list[float] = field(default_factory=list)
+    unit: str = ""
+
+    @property
+    def ok(self) -> bool:
+        wanted = self.runs if self.expected == "pass" else 0
+        return self.passes == wanted and self.runs > 0
+
+
+@dataclass
+class Verification:
+    challenge: Challenge
+    runs: int
+    tallies: list[CheckTally]
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(t.ok for t in self.tallies)
+
+
+def subjects_of(challenge: Challenge) -> list[Subject]:
+    detects = frozenset(c.id for c in challenge.spec.checks if c.role == "detects_bug")
+    subjects = [
+        Subject("starter", {}, detects),
+        Subject("reference", dict(challenge.solution), frozenset()),
+    ]
+    for fix in challenge.fixes:
+        subjects.append(Subject(f"{fix.kind}:{fix.name}", dict(fix.files), fix.fails))
+    return subjects
+
+
+def verify_challenge(
+    challenge: Challenge,
+    sandbox: Sandbox,
+    runs: int = 3,
+    progress: Callable[[str], None] | None = None,
+) -> Verification:
+    tallies: list[CheckTally] = []
+    problems: list[str] = []
+    subjects = subjects_of(challenge)
+    for position, subject in enumerate(subjects, start=1):
+        by_check = {
+            c.id: CheckTally(subject.name, c.id, "fail" if c.id in subject.must_fail else "pass")
+            for c in challenge.spec.checks
+        }
+        tallies.extend(by_check.values())
+        for run in range(1, runs + 1):
+            if progress:
+                progress(f"{challenge.id}: {subject.name} run {run}/{runs} "
+                         f"(subject {position}/{len(subjects)})")
+            files = subject.files or {
+                path: challenge.starter[path] for path in challenge.spec.editable_paths
+            }
+            report = grade(challenge, files, sandbox, mode="hidden")
+            if report["status"] != "graded":
+                problems.append(
+                    f"{subject.name} run {run}: status {report['status']}: "
+                    f"{report['status_detail']}"
+                )
+            _tally(report, by_check)
+    return Verification(challenge=challenge, runs=runs, tallies=tallies, problems=problems)
+
+
+def _tally(report: dict[str, Any], by_check: dict[str, CheckTally]) -> None:
+    for check in report["checks"]:
+        tally = by_check[check["id"]]
+        tally.runs += 1
+        tally.passes += int(check["passed"])
+        if check["metrics"] and check["metrics"][0]["value"] is not None:
+            tally.values.append(check["metrics"][0]["value"])
+            tally.unit = check["metrics"][0]["unit"]
+
+
+def render_table(result: Verification) -> str:
+    challenge = result.challenge
+    header = f"{challenge.id} {challenge.version_label}: {result.runs} runs per subject"
+    rows = [("subject", "check", "expect", "passed", "median metric", "verdict")]
+    for tally in result.tallies:
+        metric = ""
+        if tally.values:
+            metric = f"{statistics.median(tally.values):.4g} {tally.unit}".strip()
+        rows.append((tally.subject, tally.check_id, tally.expected,
+                     f"{tally.passes}/{tally.runs}", metric, "ok" if tally.ok else "WRONG"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [header]
+    for row in rows:
+        lines.append("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)))
+    lines.extend(f"  PROBLEM {problem}" for problem in result.problems)
+    lines.append(f"  => {'verified' if result.ok else 'FAILED'}")
+    return "\n".join(lines)

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ..conftest import FIXTURE_CHALLENGES
+
+STARTER = str(FIXTURE_CHALLENGES / "trivial-sum/starter/calc.py")
+SOLUTION = str(FIXTURE_CHALLENGES / "trivial-sum/solution/calc.py")
+
+
+def test_list_shows_each_challenge(cli):
+    result = cli("challenges", "list")
+    assert result.exit_code == 0
+    assert "trivial-sum" in result.output and "Sum is off by one" in result.output
+
+
+def test_validate_reports_file_and_field(cli, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: bad-one\nversion: 1\nflavour: x\n")
+    result = cli("challenges", "validate", str(bad))
+    assert result.exit_code == 1
+    assert f"{bad}: flavour: unknown field" in result.output
+
+
+def test_show_never_prints_hidden_test_source(cli):
+    result = cli("challenges", "show", "trivial-sum", "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    assert [c["id"] for c in data["checks"]] == ["sums-correctly", "empty-is-zero"]
+    assert "test_total_adds_every_item" not in result.output
+    assert "assert total" not in result.output
+
+
+def test_show_unknown_challenge_is_a_clear_error(cli):
+    result = cli("challenges", "show", "nope")
+    assert result.exit_code == 1
+    assert "unknown challenge 'nope'; known: trivial-sum" in result.output
+
+
+@pytest.mark.docker
+def test_grade_starter_prints_failing_check_and_evidence(cli, docker_sandbox):
+    result = cli("grade", "trivial-sum", STARTER)
+    assert result.exit_code == 0, result.output
+    assert "FAIL sums-correctly" in result.output
+    assert "sum of 0..9: 36 (at least 45; starter 36)" in result.output
+    assert "score: 1/4" in result.output
+
+
+@pytest.mark.docker
+def test_grade_json_on_reference_is_full_marks(cli, docker_sandbox):
+    result = cli("grade", "trivial-sum", SOLUTION, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["score"] == report["max_score"] == 4
+
+
+def test_grade_wrong_file_name_exits_2_with_reason(cli, tmp_path):
+    wrong = tmp_path / "calculator.py"
+    wrong.write_text("x = 1\n")
+    result = cli("grade", "trivial-sum", str(wrong), "--sandbox", "local")
+    assert result.exit_code == 2
+    assert "'calculator.py' is not a file of this challenge" in result.output
+
+
+def test_grade_ten_megabyte_file_exits_2(cli, tmp_path):
+    big = tmp_path / "calc.py"
+    big.write_bytes(b"#" * (10 * 1024 * 1024))
+    result = cli("grade", "trivial-sum", str(big), "--sandbox", "local")
+    assert result.exit_code == 2
+    assert "the limit is 262,144 bytes" in result.output
+
+
+def test_grade_non_utf8_exits_2(cli, tmp_path):
+    binary = tmp_path / "calc.py"
+    binary.write_bytes(b"\xff\xfe\xfa")
+    result = cli("grade", "trivial-sum", str(binary), "--sandbox", "local")
+    assert result.exit_code == 2
+    assert "not UTF-8" in result.output
+
+
+def test_grade_unknown_challenge_exits_2(cli):
+    result = cli("grade", "nope", SOLUTION)
+    assert result.exit_code == 2
+
+
+def test_grade_without_engine_says_so_and_stops(cli, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    result = cli("grade", "trivial-sum", SOLUTION)
+    assert result.exit_code == 1
+    assert "no Docker engine answers" in result.output
+    assert "--sandbox local" in result.output
+
+
+def test_grade_local_sandbox_warns_it_is_not_isolated(cli):
+    result = cli("grade", "trivial-sum", SOLUTION, "--sandbox", "local")
+    assert result.exit_code == 0
+    assert "WITHOUT isolation" in result.output
+    assert "score: 4/4" in result.output
+
+
+@pytest.mark.docker
+def test_verify_prints_the_table_and_passes(cli, docker_sandbox):
+    result = cli("challenges", "verify", "trivial-sum", "--runs", "2")
+    assert result.exit_code == 0, result.output
+    assert "starter    sums-correctly  fail    0/2" in result.output
+    assert "=> verified" in result.output
+
+
+@pytest.mark.docker
+def test_verify_fails_when_a_verdict_is_off(tmp_path, docker_sandbox):
+    import shutil
+
+    from app import create_app
+
+    folder = tmp_path / "trivial-sum"
+    shutil.copytree(FIXTURE_CHALLENGES / "trivial-sum", folder)
+    # A "reference" that is still broken: verification must catch it.
+    shutil.copy(folder / "starter/calc.py", folder / "solution/calc.py")
+    app = create_app({"TESTING": True, "CHALLENGES_DIR": tmp_path})
+    result = app.test_cli_runner().invoke(args=["challenges", "verify", "--runs", "1"])
+    assert result.exit_code == 1
+    assert "reference  sums-correctly  pass    0/1" in result.output
+    assert "WRONG" in result.output

@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.spec import ChallengeError, load_challenge, load_challenge_text
+
+from ..conftest import FIXTURE_CHALLENGES
+
+
+@pytest.fixture
+def challenge_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "trivial-sum"
+    shutil.copytree(FIXTURE_CHALLENGES / "trivial-sum", target)
+    return target
+
+
+def _edit_yaml(folder: Path, old: str, new: str) -> None:
+    path = folder / "challenge.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_loads_files_and_pins_a_content_hash(trivial_challenge):
+    assert trivial_challenge.spec.editable_paths == ["calc.py"]
+    assert "def total" in trivial_challenge.starter["calc.py"]
+    assert set(trivial_challenge.hidden_tests) == {"test_calc.py"}
+    assert len(trivial_challenge.content_hash) == 64
+
+
+def test_content_hash_changes_when_a_hidden_test_changes(challenge_copy, trivial_challenge):
+    (challenge_copy / "tests/hidden/test_calc.py").write_text("def test_x():\n    pass\n")
+    _edit_yaml(challenge_copy, "test: test_calc.py::test_total_of_nothing_is_zero",
+               "test: test_calc.py::test_x")
+    _edit_yaml(challenge_copy, "test: test_calc.py::test_total_adds_every_item",
+               "test: test_calc.py::test_y")
+    changed = load_challenge(challenge_copy)
+    assert changed.content_hash != trivial_challenge.content_hash
+
+
+def test_malformed_yaml_names_the_file_and_line(challenge_copy):
+    (challenge_copy / "challenge.yaml").write_text("id: trivial-sum\ntitle: [unclosed\n")
+    with pytest.raises(ChallengeError) as caught:
+        load_challenge(challenge_copy)
+    message = str(caught.value)
+    assert "challenge.yaml" in message
+    assert "line" in message and "invalid YAML" in message
+
+
+def test_unknown_field_is_named_with_its_path(challenge_copy):
+    _edit_yaml(challenge_copy, "    weight: 3\n", "    weight: 3\n    colour: blue\n")
+    with pytest.raises(ChallengeError) as caught:
+        load_challenge(challenge_copy)
+    assert "checks[0].colour: unknown field" in str(caught.value)
+
+
+def test_invalid_value_is_named_with_its_path(challenge_copy):
+    _edit_yaml(challenge_copy, "category: correctness\n    weight: 3", "category: vibes\n    weight: 3")
+    with pytest.raises(ChallengeError) as caught:
+        load_challenge(challenge_copy)
+    assert "checks[0].category" in str(caught.value)
+
+
+def test_missing_starter_file_is_reported(challenge_copy):
+    (challenge_copy / "starter/calc.py").unlink()
+    with pytest.raises(ChallengeError) as caught:
+        load_challenge(challenge_copy)
+    assert "files[0].path: calc.py is missing from the starter" in str(caught.value)
+
+
+def test_check_naming_a_missing_test_file_is_reported(challenge_copy):
+    _edit_yaml(challenge_copy, "test: test_calc.py::test_total_adds_every_item",
+               "test: test_nowhere.py::test_total_adds_every_item")
+    with pytest.raises(ChallengeError) as caught:
+        load_challenge(challenge_copy)
+    assert "checks[0].test: test_nowhere.py is not in tests.hidden" in str(caught.value)
+
+
+def test_folder_name_must_match_the_id(challenge_copy):
+    renamed = challenge_copy.rename(challenge_copy.parent / "other-name")
+    with pytest.raises(ChallengeError, match="does not match the folder name"):
+        load_challenge(renamed)
+
+
+def test_path_traversal_in_file_entries_is_refused(challenge_copy):
+    _edit_yaml(challenge_copy, "  - path: calc.py", "  - path: ../calc.py")
+    with pytest.raises(ChallengeError, match=r"files\[0\]\.path"):
+        load_challenge(challenge_copy)
+
+
+def test_symlinked_starter_file_is_refused(challenge_copy, tmp_path):
+    secret = tmp_path / "secret.py"
+    secret.write_text("TOKEN = 'x'\n")
+    (challenge_copy / "starter/calc.py").unlink()
+    (challenge_copy / "starter/calc.py").symlink_to(secret)
+    with pytest.raises(ChallengeError, match="symbolic link"):
+        load_challenge(challenge_copy)
+
+
+def test_non_utf8_brief_is_refused(challenge_copy):
+    (challenge_copy / "brief.md").write_bytes(b"\xff\xfe bad")
+    _edit_yaml(challenge_copy, 'brief: {content: "Make `total` return the sum of its arguments."}',
+               "brief: brief.md")
+    with pytest.raises(ChallengeError, match="brief: brief.md is not UTF-8"):
+        load_challenge(challenge_copy)
+
+
+def test_a_single_yaml_can_inline_the_whole_challenge():
+    text = """
+id: inline-one
+version: 2
+title: Inline challenge
+summary: Everything in one file.
+difficulty: easy
+time_limit_minutes: 10
+brief: {content: "# Brief"}
+interviewer_notes: {content: "notes"}
+files:
+  - {path: app.py, editable: true}
+starter: {app.py: "def f():\\n    return 1\\n"}
+solution: {app.py: "def f():\\n    return 2\\n"}
+tests:
+  visible: {test_v.py: "def test_v():\\n    pass\\n"}
+  hidden: {test_h.py: "import app\\ndef test_h():\\n    assert app.f() == 2\\n"}
+checks:
+  - {id: returns-two, title: f returns two, category: correctness, weight: 1,
+     test: "test_h.py::test_h", role: detects_bug}
+"""
+    challenge = load_challenge_text(text, "upload.yaml")
+    assert challenge.solution == {"app.py": "def f():\n    return 2\n"}
+    assert challenge.version_label.startswith("v2+")
+
+
+def test_inline_yaml_cannot_name_paths_without_a_folder():
+    text = (FIXTURE_CHALLENGES / "trivial-sum/challenge.yaml").read_text()
+    with pytest.raises(ChallengeError, match="this YAML has no folder"):
+        load_challenge_text(text, "upload.yaml")
+
+
+def test_a_wrong_fix_must_name_known_checks(challenge_copy):
+    (challenge_copy / "fixes/wrong/w").mkdir(parents=True)
+    (challenge_copy / "fixes/wrong/w/calc.py").write_text("def total(items):\n    return 0\n")
+    with (challenge_copy / "challenge.yaml").open("a") as handle:
+        handle.write("fixes:\n  wrong:\n    - {name: always-zero, path: fixes/wrong/w, fails: [nope]}\n")
+    with pytest.raises(ChallengeError, match="unknown check ids"):
+        load_challenge(challenge_copy)
+
+
+def test_every_library_challenge_is_valid():
+    from grader.spec import discover_challenges
+
+    folders = discover_challenges(Path(__file__).resolve().parents[2] / "challenges")
+    assert folders, "the library has no challenges"
+    for folder in folders:
+        load_challenge(folder)
