@@ -54,6 +54,7 @@ class Run:
     collect_errors: list[str] = field(default_factory=list)
     exits: list[str] = field(default_factory=list)
     collected: list[str] = field(default_factory=list)
+    collected_in_run: bool = False
     timed_out: bool = False
     oom: bool = False
     event_bytes: int = 0
@@ -108,6 +109,7 @@ def _run_pytest(
     targets = [str(tests_dir / node) for node in pending] if run.job["mode"] == "hidden" else [
         str(tests_dir)
     ]
+    run.collected_in_run = False
     read_end, write_end = os.pipe()
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -190,6 +192,12 @@ def _run_pytest(
     returncode = _stop(process, user is not None)
     exit_text = _describe_exit(returncode, stopped_by_us)
     run.exits.append(exit_text)
+    if stopped_by_us == "timeout" and time.monotonic() >= run.deadline:
+        # Stopped at the run's time limit with work unfinished (even before any check started,
+        # e.g. a hang at import): the run timed out.
+        expected = pending if run.job["mode"] == "hidden" else list(run.checks)
+        if not expected or any(not run.checks[n].reported for n in expected if n in run.checks):
+            run.timed_out = True
 
     if run.job["mode"] != "hidden":
         return []
@@ -225,6 +233,7 @@ def _handle_event(run: Run, line: bytes) -> tuple[str, CheckState | None] | None
     if kind == "collected":
         nodeids = event.get("nodeids")
         if isinstance(nodeids, list):
+            run.collected_in_run = True
             run.collected = [str(n) for n in nodeids][:500]
             if run.job["mode"] != "hidden":
                 for node in run.collected:
@@ -241,6 +250,14 @@ def _handle_event(run: Run, line: bytes) -> tuple[str, CheckState | None] | None
             run.flag(f"a result arrived for a test that is not a check: {node[:100]}")
         return None
     if kind == "start":
+        if not run.collected_in_run and not state.reported:
+            # The plugin reports collection before any test starts: an earlier start comes from
+            # code that ran during collection (the candidate's imports), not from pytest.
+            run.flag(f"{state.id}: a result event arrived before the tests were collected")
+            state.started = state.reported = True
+            state.outcome = "failed"
+            state.message = "result events arrived before the tests were collected; not trusted"
+            return None
         if state.started and not state.reported:
             run.flag(f"{state.id}: started twice")
         state.started = True
@@ -360,6 +377,24 @@ def _bounded(text: str, limit: int = MESSAGE_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 20] + "\n… (truncated)"
 
 
+def _json_bounded(text: str, limit: int) -> str:
+    """The longest prefix of ``text`` whose JSON encoding fits in ``limit`` characters.
+
+    Control bytes and invalid UTF-8 (decoded as U+FFFD) take 6 characters each in JSON, so a
+    byte limit alone lets binary output grow the record, and the report, sixfold.
+    """
+    if len(json.dumps(text)) <= limit:
+        return text
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(json.dumps(text[:middle])) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low]
+
+
 def _results(run: Run, output_path: Path, elapsed: float) -> dict[str, Any]:
     limit = int(run.job.get("output_bytes", 256 * 1024))
     try:
@@ -368,6 +403,9 @@ def _results(run: Run, output_path: Path, elapsed: float) -> dict[str, Any]:
             output = handle.read(limit).decode("utf-8", "replace")
     except OSError:
         size, output = 0, ""
+    bounded = _json_bounded(output, limit)
+    truncated = size > limit or len(bounded) < len(output)
+    output = bounded
     checks = []
     for state in run.checks.values():
         if not state.reported and state.outcome == "missing" and not state.message:
@@ -395,7 +433,7 @@ def _results(run: Run, output_path: Path, elapsed: float) -> dict[str, Any]:
         "oom": run.oom,
         "output": output,
         "output_bytes": size,
-        "output_truncated": size > limit,
+        "output_truncated": truncated,
         "duration": round(elapsed, 3),
     }
 

@@ -1,0 +1,73 @@
+"""The shipped challenge library, proven in the real Docker sandbox.
+
+Verification is the heavy part of the suite, so it runs once per session (`flask challenges
+verify`, three runs per subject) and the tests read its output.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app import create_app
+from app.config import REPO_ROOT
+from grader.spec import discover_challenges, load_challenge
+
+pytestmark = pytest.mark.docker
+
+LIBRARY = REPO_ROOT / "challenges"
+CHALLENGES = [load_challenge(folder) for folder in discover_challenges(LIBRARY)]
+IDS = [c.id for c in CHALLENGES]
+
+
+@pytest.fixture(scope="module")
+def library_cli():
+    app = create_app({"TESTING": True, "CHALLENGES_DIR": LIBRARY})
+    runner = app.test_cli_runner()
+    return lambda *args: runner.invoke(args=list(args))
+
+
+@pytest.fixture(scope="module")
+def verification(library_cli, docker_sandbox):
+    return library_cli("challenges", "verify", "--runs", "3")
+
+
+def test_library_has_the_first_three_scenarios():
+    assert {"webhook-dedup-leak", "order-counts-n-plus-one",
+            "thumbnail-event-loop-blocking"} <= set(IDS)
+
+
+def test_every_challenge_verifies_three_runs_each(verification):
+    assert verification.exit_code == 0, verification.output[-4000:]
+    assert f"all {len(CHALLENGES)} challenge(s) verified, 3 run(s) each" in verification.output
+
+
+@pytest.mark.parametrize("challenge", CHALLENGES, ids=IDS)
+def test_verification_table_covers_every_subject(verification, challenge):
+    section = verification.output.split(f"{challenge.id} {challenge.version_label}:")[1]
+    section = section.split("=> ")[0]
+    subjects = ["starter", "reference"] + [f"{f.kind}:{f.name}" for f in challenge.fixes]
+    for subject in subjects:
+        for check in challenge.spec.checks:
+            assert any(line.split()[:2] == [subject, check.id] for line in section.splitlines())
+
+
+@pytest.mark.parametrize("challenge", CHALLENGES, ids=IDS)
+def test_grading_the_starter_prints_measured_evidence_beside_the_limit(
+    library_cli, challenge, tmp_path
+):
+    paths = []
+    for name in challenge.spec.editable_paths:
+        path = tmp_path / name
+        path.write_text(challenge.starter[name])
+        paths.append(str(path))
+    result = library_cli("grade", challenge.id, *paths, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["status"] == "graded"
+    failed = [c for c in report["checks"] if c["role"] == "detects_bug"]
+    assert failed and not any(c["passed"] for c in failed)
+    measured = [m for c in failed for m in c["metrics"] if m["limit"] is not None]
+    assert measured, "a detects_bug check must report what it measured against its limit"
+    assert all(m["starter"] is not None for m in measured)
