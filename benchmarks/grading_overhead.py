@@ -34,10 +34,32 @@ TARGET_RATIO = 1.5
 def bare_run(image: str, folder: Path) -> float:
     started = time.perf_counter()
     subprocess.run(
-        ["docker", "run", "--rm", "--network", "none", "-v", f"{folder}:/w:ro", "-w", "/w/src",
-         "-e", "PYTHONPATH=/w/src", "-e", "PYTHONDONTWRITEBYTECODE=1", image,
-         "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "/w/tests/test_calc.py"],
-        check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            f"{folder}:/w:ro",
+            "-w",
+            "/w/src",
+            "-e",
+            "PYTHONPATH=/w/src",
+            "-e",
+            "PYTHONDONTWRITEBYTECODE=1",
+            image,
+            "python",
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "/w/tests/test_calc.py",
+        ],
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     return time.perf_counter() - started
 

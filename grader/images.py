@@ -73,12 +73,22 @@ def build_runner_image(force: bool = False, log: Callable[[str], None] = print) 
         context = Path(scratch)
         shutil.copy(runner_dir() / "Dockerfile", context / "Dockerfile")
         shutil.copy(runner_dir() / "requirements.lock", context / "requirements.lock")
-        shutil.copytree(harness_dir(), context / "harness",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(
+            harness_dir(),
+            context / "harness",
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
         _download_wheels(context / "wheels", log)
         log(f"building {tag} from {base}")
-        client.images.build(path=str(context), tag=tag, buildargs={"BASE": base}, rm=True,
-                            forcerm=True, network_mode="none", pull=False)
+        client.images.build(
+            path=str(context),
+            tag=tag,
+            buildargs={"BASE": base},
+            rm=True,
+            forcerm=True,
+            network_mode="none",
+            pull=False,
+        )
     client.images.get(tag).tag(RUNNER_NAME, "latest")
     log(f"built {tag}")
     return tag
@@ -110,16 +120,26 @@ def _debootstrap_base(log: Callable[[str], None]) -> None:
         rootfs = Path(scratch) / "rootfs"
         log("debootstrap: Debian bookworm (minbase) with python3 and python3-venv, about a minute")
         subprocess.run(
-            ["debootstrap", "--variant=minbase", "--include=python3,python3-venv",
-             "bookworm", str(rootfs)],
-            check=True, stdout=subprocess.DEVNULL,
+            [
+                "debootstrap",
+                "--variant=minbase",
+                "--include=python3,python3-venv",
+                "bookworm",
+                str(rootfs),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
             shutil.rmtree(rootfs / cache, ignore_errors=True)
         log(f"importing the root filesystem as {BASE_TAG}")
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        subprocess.run(["docker", "import", "-", BASE_TAG], stdin=tar.stdout, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["docker", "import", "-", BASE_TAG],
+            stdin=tar.stdout,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         if tar.wait() != 0:
             raise SystemExit("packing the debootstrap root filesystem failed")
 
@@ -130,9 +150,22 @@ def _download_wheels(target: Path, log: Callable[[str], None]) -> None:
     platforms = [f"manylinux_2_{minor}_{machine}" for minor in range(36, 16, -1)]
     platforms += [f"manylinux2014_{machine}"]
     log("downloading wheels for the sandbox on the host")
-    command = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
-               "--python-version", SANDBOX_PYTHON, "--implementation", "cp",
-               "--dest", str(target), "-r", str(runner_dir() / "requirements.lock")]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--only-binary=:all:",
+        "--python-version",
+        SANDBOX_PYTHON,
+        "--implementation",
+        "cp",
+        "--dest",
+        str(target),
+        "-r",
+        str(runner_dir() / "requirements.lock"),
+    ]
     for name in platforms:
         command += ["--platform", name]
     subprocess.run(command, check=True)

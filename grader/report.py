@@ -103,13 +103,17 @@ def build_report(
     if mode == "hidden":
         for check in challenge.spec.checks:
             found = by_node.get(check.test)
-            checks.append(_scored_check(check.id, check.title, check.category, check.role,
-                                        check.weight, found))
+            checks.append(
+                _scored_check(
+                    check.id, check.title, check.category, check.role, check.weight, found
+                )
+            )
     elif record is not None:
         for found in record.checks:
             title = found.node.split("::")[-1].replace("_", " ")
-            checks.append(_scored_check(found.node, title, "correctness", "guards_behaviour", 1,
-                                        found))
+            checks.append(
+                _scored_check(found.node, title, "correctness", "guards_behaviour", 1, found)
+            )
 
     flags = list(record.flags) if record else []
     status, detail = _status(outcome, record, problem, checks, mode)
@@ -130,8 +134,11 @@ def build_report(
             "sandbox_seconds": round(outcome.seconds, 3),
             "tests_seconds": round(record.duration, 3) if record else None,
         },
-        "sandbox": {"backend": outcome.backend, "image": outcome.image,
-                    "isolated": outcome.isolated},
+        "sandbox": {
+            "backend": outcome.backend,
+            "image": outcome.image,
+            "isolated": outcome.isolated,
+        },
         "flags": flags,
         "collect_errors": list(record.collect_errors) if record else [],
         "output": record.output if record else "",

@@ -21,16 +21,14 @@ MAX_FILES_PER_SET = 64
 SLUG = r"^[a-z0-9][a-z0-9-]{1,62}$"
 CHALLENGE_FILE = "challenge.yaml"
 
-Category = Literal[
-    "correctness", "leak", "race", "blocking", "queries", "throughput", "robustness"
-]
+Category = Literal["correctness", "leak", "race", "blocking", "queries", "throughput", "robustness"]
 
 PLATFORM_MAX_LIMITS = {
     "wall_seconds": 300,
     "memory_mb": 2048,
     "cpus": 2.0,
     "pids": 256,
-    "output_kb": 1024,
+    "output_kb": 512,
 }
 
 
@@ -40,8 +38,10 @@ class ChallengeError(ValueError):
     def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
         self.source = source
         self.problems = problems
-        lines = [f"{source}: {where}: {what}" if where else f"{source}: {what}"
-                 for where, what in problems]
+        lines = [
+            f"{source}: {where}: {what}" if where else f"{source}: {what}"
+            for where, what in problems
+        ]
         super().__init__("\n".join(lines))
 
 
@@ -77,7 +77,7 @@ class TestSets(_Strict):
 
 class Limits(_Strict):
     wall_seconds: int = Field(60, gt=0, le=PLATFORM_MAX_LIMITS["wall_seconds"])
-    memory_mb: int = Field(512, ge=64, le=PLATFORM_MAX_LIMITS["memory_mb"])
+    memory_mb: int = Field(512, ge=128, le=PLATFORM_MAX_LIMITS["memory_mb"])
     cpus: float = Field(1.0, gt=0, le=PLATFORM_MAX_LIMITS["cpus"])
     pids: int = Field(64, ge=16, le=PLATFORM_MAX_LIMITS["pids"])
     output_kb: int = Field(256, ge=4, le=PLATFORM_MAX_LIMITS["output_kb"])
@@ -210,7 +210,9 @@ def load_challenge(folder: Path | str) -> Challenge:
     yaml_path = folder / CHALLENGE_FILE
     source = str(yaml_path)
     if not yaml_path.is_file() or yaml_path.is_symlink():
-        raise ChallengeError(source, [("", "file not found (a challenge folder needs challenge.yaml)")])
+        raise ChallengeError(
+            source, [("", "file not found (a challenge folder needs challenge.yaml)")]
+        )
     challenge = load_challenge_text(_read_text(yaml_path, source, ""), source, folder)
     if challenge.id != folder.name:
         raise ChallengeError(
@@ -337,7 +339,8 @@ def _with_hash(challenge: Challenge) -> Challenge:
 def _inside(folder: Path | None, relative: str, source: str, field_name: str) -> Path:
     if folder is None:
         raise ChallengeError(
-            source, [(field_name, f"{relative!r} is a path, but this YAML has no folder: inline it")]
+            source,
+            [(field_name, f"{relative!r} is a path, but this YAML has no folder: inline it")],
         )
     try:
         safe_relative_path(relative.rstrip("/"))
@@ -357,7 +360,9 @@ def _read_text(path: Path, source: str, field_name: str) -> str:
     if not path.is_file():
         raise ChallengeError(source, [(field_name, f"{path} not found")])
     if path.stat().st_size > MAX_FILE_BYTES:
-        raise ChallengeError(source, [(field_name, f"{path.name} is larger than {MAX_FILE_BYTES} bytes")])
+        raise ChallengeError(
+            source, [(field_name, f"{path.name} is larger than {MAX_FILE_BYTES} bytes")]
+        )
     try:
         return path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:

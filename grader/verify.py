@@ -80,8 +80,10 @@ def verify_challenge(
         tallies.extend(by_check.values())
         for run in range(1, runs + 1):
             if progress:
-                progress(f"{challenge.id}: {subject.name} run {run}/{runs} "
-                         f"(subject {position}/{len(subjects)})")
+                progress(
+                    f"{challenge.id}: {subject.name} run {run}/{runs} "
+                    f"(subject {position}/{len(subjects)})"
+                )
             files = subject.files or {
                 path: challenge.starter[path] for path in challenge.spec.editable_paths
             }
@@ -113,12 +115,22 @@ def render_table(result: Verification) -> str:
         metric = ""
         if tally.values:
             metric = f"{statistics.median(tally.values):.4g} {tally.unit}".strip()
-        rows.append((tally.subject, tally.check_id, tally.expected,
-                     f"{tally.passes}/{tally.runs}", metric, "ok" if tally.ok else "WRONG"))
+        rows.append(
+            (
+                tally.subject,
+                tally.check_id,
+                tally.expected,
+                f"{tally.passes}/{tally.runs}",
+                metric,
+                "ok" if tally.ok else "WRONG",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [header]
     for row in rows:
-        lines.append("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)))
+        lines.append(
+            "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        )
     lines.extend(f"  PROBLEM {problem}" for problem in result.problems)
     lines.append(f"  => {'verified' if result.ok else 'FAILED'}")
     return "\n".join(lines)

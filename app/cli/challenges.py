@@ -23,9 +23,16 @@ def challenges_group() -> None:
 def list_command() -> None:
     """List the challenges in the library."""
     found = library()
-    rows = [(c.id, f"v{c.spec.version}", c.spec.difficulty,
-             ",".join(sorted({check.category for check in c.spec.checks})), c.spec.title)
-            for c in found.challenges]
+    rows = [
+        (
+            c.id,
+            f"v{c.spec.version}",
+            c.spec.difficulty,
+            ",".join(sorted({check.category for check in c.spec.checks})),
+            c.spec.title,
+        )
+        for c in found.challenges
+    ]
     for row in rows:
         click.echo(f"{row[0]:34} {row[1]:4} {row[2]:7} {row[3]:28} {row[4]}")
     for error in found.errors:
@@ -52,7 +59,8 @@ def validate_command(paths: tuple[Path, ...]) -> None:
                 challenge = load_challenge(target)
             elif target.is_file():
                 challenge = load_challenge_text(
-                    target.read_text(encoding="utf-8", errors="replace"), str(target),
+                    target.read_text(encoding="utf-8", errors="replace"),
+                    str(target),
                     folder=target.parent if target.name == "challenge.yaml" else None,
                 )
             else:
@@ -84,30 +92,39 @@ def show_command(challenge_id: str, as_json: bool) -> None:
         "time_limit_minutes": spec.time_limit_minutes,
         "files": [e.model_dump() for e in spec.files],
         "limits": spec.limits.model_dump(),
-        "checks": [
-            {k: v for k, v in c.model_dump().items() if k != "test"} for c in spec.checks
-        ],
-        "fixes": {"sound": [f.name for f in spec.fixes.sound],
-                  "wrong": [f.name for f in spec.fixes.wrong]},
+        "checks": [{k: v for k, v in c.model_dump().items() if k != "test"} for c in spec.checks],
+        "fixes": {
+            "sound": [f.name for f in spec.fixes.sound],
+            "wrong": [f.name for f in spec.fixes.wrong],
+        },
     }
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
     click.echo(f"{spec.id} {challenge.version_label}: {spec.title}")
     click.echo(f"  {spec.summary}")
-    click.echo(f"  difficulty {spec.difficulty}, {spec.time_limit_minutes} min, tags: "
-               f"{', '.join(spec.tags) or '-'}")
+    click.echo(
+        f"  difficulty {spec.difficulty}, {spec.time_limit_minutes} min, tags: "
+        f"{', '.join(spec.tags) or '-'}"
+    )
     for entry in spec.files:
         click.echo(f"  file {entry.path} ({'editable' if entry.editable else 'read-only'})")
     for check in spec.checks:
-        click.echo(f"  check {check.id} [{check.category}, {check.role}] weight {check.weight}: "
-                   f"{check.title}")
+        click.echo(
+            f"  check {check.id} [{check.category}, {check.role}] weight {check.weight}: "
+            f"{check.title}"
+        )
 
 
 @challenges_group.command("verify")
 @click.argument("challenge_ids", nargs=-1)
-@click.option("--runs", default=3, show_default=True, type=click.IntRange(1, 20),
-              help="how many times each subject is graded; every run must agree")
+@click.option(
+    "--runs",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 20),
+    help="how many times each subject is graded; every run must agree",
+)
 @click.option("--sandbox", "sandbox_name", type=click.Choice(["docker", "local"]), default=None)
 def verify_command(challenge_ids: tuple[str, ...], runs: int, sandbox_name: str | None) -> None:
     """Grade each challenge's starter, reference and fixes; exit 1 on any wrong verdict."""
@@ -118,7 +135,9 @@ def verify_command(challenge_ids: tuple[str, ...], runs: int, sandbox_name: str 
     failed = []
     for challenge in challenges:
         result = verify_challenge(
-            challenge, sandbox, runs=runs,
+            challenge,
+            sandbox,
+            runs=runs,
             progress=lambda text: click.echo(f"  … {text}", err=True),
         )
         click.echo(render_table(result))

@@ -20,6 +20,9 @@ def sandbox_or_exit(name: str | None) -> Sandbox:
     except SandboxUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     if not sandbox.isolated:
-        click.secho("warning: the local sandbox runs code WITHOUT isolation (development only)",
-                    fg="yellow", err=True)
+        click.secho(
+            "warning: the local sandbox runs code WITHOUT isolation (development only)",
+            fg="yellow",
+            err=True,
+        )
     return sandbox

@@ -20,13 +20,20 @@ EXIT_BAD_INPUT = 2
 @click.argument("challenge_id")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
-@click.option("--mode", type=click.Choice(["hidden", "visible"]), default="hidden",
-              show_default=True)
-@click.option("--sandbox", "sandbox_name", type=click.Choice(["docker", "local"]), default=None,
-              help="default: docker when an engine answers")
+@click.option(
+    "--mode", type=click.Choice(["hidden", "visible"]), default="hidden", show_default=True
+)
+@click.option(
+    "--sandbox",
+    "sandbox_name",
+    type=click.Choice(["docker", "local"]),
+    default=None,
+    help="default: docker when an engine answers",
+)
 @with_appcontext
-def grade_command(challenge_id: str, files: tuple[Path, ...], as_json: bool, mode: str,
-                  sandbox_name: str | None) -> None:
+def grade_command(
+    challenge_id: str, files: tuple[Path, ...], as_json: bool, mode: str, sandbox_name: str | None
+) -> None:
     """Grade FILEs (named as the challenge's editable files) and print the report.
 
     Exits 0 when a report was produced, whatever the score; 2 on bad input.

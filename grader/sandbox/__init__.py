@@ -14,6 +14,8 @@ def choose_sandbox(name: str | None = None) -> Sandbox:
     sandbox = DockerSandbox()
     problem = sandbox.unavailable_reason()
     if problem:
-        hint = "" if name == "docker" else " (use --sandbox local for an unisolated development run)"
+        hint = (
+            "" if name == "docker" else " (use --sandbox local for an unisolated development run)"
+        )
         raise SandboxUnavailable(problem + hint)
     return sandbox

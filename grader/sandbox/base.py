@@ -11,6 +11,7 @@ from grader.workspace import Workspace
 RESULTS_LIMIT_BYTES = 4 * 1024 * 1024
 STARTUP_GRACE_SECONDS = 10.0
 SCRATCH_MB = 64
+SHM_MB = 16
 
 
 class SandboxUnavailable(RuntimeError):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import secrets
 import tarfile
 import time
 from datetime import UTC, datetime
@@ -14,12 +16,14 @@ from docker.types import LogConfig, Mount
 
 from grader import images
 from grader.report import RunOutcome
-from grader.sandbox.base import RESULTS_LIMIT_BYTES, SCRATCH_MB, STARTUP_GRACE_SECONDS
+from grader.sandbox.base import RESULTS_LIMIT_BYTES, SCRATCH_MB, SHM_MB, STARTUP_GRACE_SECONDS
 from grader.spec import Limits
 from grader.workspace import Workspace
 
 LABEL = "faultline.sandbox"
-CANDIDATE_USER = "1000:1000"
+CANDIDATE_UIDS = range(100_000, 165_536)
+"""Each run's candidate code gets its own uid, so per-user kernel limits (processes) and
+signals never reach another grade running at the same time."""
 VENV_PYTHON = "/opt/venv/bin/python"
 RESULTS_FILE = "/results/results.json"
 HARNESS_PATH = "/opt/faultline/harness"
@@ -103,11 +107,19 @@ class DockerSandbox:
 
     def _create(self, limits: Limits, label: str):
         memory = f"{limits.memory_mb}m"
+        uid = CANDIDATE_UIDS[secrets.randbelow(len(CANDIDATE_UIDS))]
         return self.client.containers.create(
             self.image,
             command=[
-                VENV_PYTHON, "-m", "faultline_harness", "/job", RESULTS_FILE,
-                "--as-user", CANDIDATE_USER, "--python", VENV_PYTHON,
+                VENV_PYTHON,
+                "-m",
+                "faultline_harness",
+                "/job",
+                RESULTS_FILE,
+                "--as-user",
+                f"{uid}:{uid}",
+                "--python",
+                VENV_PYTHON,
             ],
             user="0:0",
             working_dir="/",
@@ -120,6 +132,7 @@ class DockerSandbox:
                 Mount(target="/job", source=None, type="volume"),
                 Mount(target="/results", source=None, type="volume"),
             ],
+            shm_size=f"{SHM_MB}m",
             mem_limit=memory,
             memswap_limit=memory,
             pids_limit=limits.pids,
@@ -175,10 +188,8 @@ def _log_tail(container, limit: int = 400) -> str:
 
 
 def _kill(container) -> None:
-    try:
+    with contextlib.suppress(NotFound, APIError):
         container.kill()
-    except (NotFound, APIError):
-        pass
 
 
 def _remove(container) -> None:
@@ -188,10 +199,9 @@ def _remove(container) -> None:
         pass
     except (DockerException, requests.RequestException):
         time.sleep(1)
-        try:
+        # Still failing: the container keeps its label, and prune_leftovers() removes it later.
+        with contextlib.suppress(DockerException, requests.RequestException):
             container.remove(force=True, v=True)
-        except (DockerException, requests.RequestException):
-            pass  # labelled faultline.sandbox: `flask sandbox prune` removes leftovers
 
 
 def prune_leftovers(client: docker.DockerClient | None = None) -> int:

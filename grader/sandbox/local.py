@@ -41,10 +41,23 @@ class LocalSandbox:
                 "PYTHONPATH": str(images.harness_dir()),
                 "PYTHONDONTWRITEBYTECODE": "1",
             }
-            command = [self.python, "-m", "faultline_harness", str(job),
-                       str(results / "results.json"), "--python", self.python]
-            process = subprocess.Popen(command, env=env, cwd=root, start_new_session=True,
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            command = [
+                self.python,
+                "-m",
+                "faultline_harness",
+                str(job),
+                str(results / "results.json"),
+                "--python",
+                self.python,
+            ]
+            process = subprocess.Popen(
+                command,
+                env=env,
+                cwd=root,
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
             timed_out = False
             try:
                 _, stderr = process.communicate(timeout=limits.wall_seconds + STARTUP_GRACE_SECONDS)

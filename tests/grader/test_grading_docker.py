@@ -11,14 +11,20 @@ pytestmark = pytest.mark.docker
 
 
 def test_starter_scores_only_its_guard_check(trivial_challenge, docker_sandbox):
-    report = grade(trivial_challenge, {"calc.py": trivial_challenge.starter["calc.py"]},
-                   docker_sandbox)
+    report = grade(
+        trivial_challenge, {"calc.py": trivial_challenge.starter["calc.py"]}, docker_sandbox
+    )
     assert report["status"] == "graded"
     assert {c["id"]: c["passed"] for c in report["checks"]} == {
-        "sums-correctly": False, "empty-is-zero": True}
+        "sums-correctly": False,
+        "empty-is-zero": True,
+    }
     assert report["checks"][0]["evidence"] == ["sum of 0..9: 36 (at least 45; starter 36)"]
-    assert report["sandbox"] == {"backend": "docker", "image": docker_sandbox.image,
-                                 "isolated": True}
+    assert report["sandbox"] == {
+        "backend": "docker",
+        "image": docker_sandbox.image,
+        "isolated": True,
+    }
 
 
 def test_reference_scores_full_marks(trivial_challenge, docker_sandbox):
@@ -39,8 +45,7 @@ def test_syntax_error_is_an_error_report_not_a_crash(trivial_challenge, docker_s
     assert "could not run" in report["status_detail"]
 
 
-def test_wrong_file_name_is_rejected_before_any_container_starts(trivial_challenge,
-                                                                   docker_sandbox):
+def test_wrong_file_name_is_rejected_before_any_container_starts(trivial_challenge, docker_sandbox):
     report = grade(trivial_challenge, {"calc2.py": "x"}, docker_sandbox)
     assert report["status"] == "rejected"
     assert report["sandbox"]["backend"] == "none"
@@ -49,8 +54,11 @@ def test_wrong_file_name_is_rejected_before_any_container_starts(trivial_challen
 def test_missing_image_is_an_infra_error(trivial_challenge):
     from grader.sandbox import DockerSandbox
 
-    report = grade(trivial_challenge, trivial_challenge.solution,
-                   DockerSandbox(image="faultline-runner-python:does-not-exist"))
+    report = grade(
+        trivial_challenge,
+        trivial_challenge.solution,
+        DockerSandbox(image="faultline-runner-python:does-not-exist"),
+    )
     assert report["status"] == "infra_error"
     assert "make image" in report["status_detail"]
 
@@ -61,8 +69,9 @@ def test_no_sandbox_container_is_left_behind(trivial_challenge, docker_sandbox):
     assert client.containers.list(all=True, filters={"label": "faultline.sandbox"}) == []
 
 
-def test_local_backend_grades_the_same_and_says_it_is_not_isolated(trivial_challenge,
-                                                                   local_sandbox):
+def test_local_backend_grades_the_same_and_says_it_is_not_isolated(
+    trivial_challenge, local_sandbox
+):
     report = grade(trivial_challenge, trivial_challenge.solution, local_sandbox)
     assert (report["status"], report["score"]) == ("graded", 4)
     assert report["sandbox"]["isolated"] is False

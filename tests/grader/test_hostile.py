@@ -24,7 +24,7 @@ import pytest
 
 from grader.grading import grade
 from grader.sandbox import DockerSandbox
-from grader.sandbox.docker import LABEL
+from grader.sandbox.docker import CANDIDATE_UIDS, LABEL
 from grader.spec import Challenge
 
 pytestmark = pytest.mark.docker
@@ -33,7 +33,6 @@ WALL_SECONDS = 8
 CHECK_TIMEOUT_SECONDS = 4
 MARGIN_SECONDS = 4  # container start, the harness's kill and reap, result read-back, removal
 REPORT_LIMIT = 1_000_000
-CANDIDATE_UID = 1000
 # A documentation address (TEST-NET-2, RFC 5737): public in form, never routed, so even a broken
 # sandbox could not send traffic to anyone's server.
 PUBLIC_ADDRESS = "198.51.100.1"
@@ -50,7 +49,7 @@ def challenge(trivial_challenge: Challenge) -> Challenge:
 
 
 def _candidate_processes_on_host() -> int:
-    """Processes on the host running as the candidate's uid (there is no user namespace)."""
+    """Processes on the host running as a candidate uid (there is no user namespace)."""
     count = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -61,7 +60,7 @@ def _candidate_processes_on_host() -> int:
             continue
         for line in status.splitlines():
             if line.startswith("Uid:"):
-                count += int(line.split()[1]) == CANDIDATE_UID
+                count += int(line.split()[1]) in CANDIDATE_UIDS
                 break
     return count
 
@@ -252,7 +251,7 @@ def test_two_gigabyte_stdout_flood(challenge, docker_sandbox):
 
 
 def test_disk_filler(challenge, docker_sandbox):
-    """graded, all failed: /tmp and /dev/shm are capped tmpfs (64 MiB each), the job, results,
+    """graded, all failed: /tmp (64 MiB) and /dev/shm (16 MiB) are capped tmpfs, the job, results,
     cwd and the root filesystem refuse writes. ``total`` would pass had any cap not held."""
     report = _grade_hostile(
         challenge,
@@ -294,7 +293,7 @@ def test_disk_filler(challenge, docker_sandbox):
     assert _outcomes(report) == ["failed", "failed"]
     message = report["checks"][0]["message"]
     assert "/tmp 64M No space left on device" in message
-    assert "/dev/shm 64M No space left on device" in message
+    assert "/dev/shm 16M No space left on device" in message
 
 
 def test_thread_and_file_descriptor_exhaustion(challenge, docker_sandbox):

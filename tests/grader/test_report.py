@@ -18,8 +18,14 @@ def _record(checks, **extra):
 
 
 def _check(node, outcome, message="", metrics=()):
-    return {"id": node, "node": node, "outcome": outcome, "duration": 0.1, "message": message,
-            "metrics": list(metrics)}
+    return {
+        "id": node,
+        "node": node,
+        "outcome": outcome,
+        "duration": 0.1,
+        "message": message,
+        "metrics": list(metrics),
+    }
 
 
 PASS_SUM = "test_calc.py::test_total_adds_every_item"
@@ -27,8 +33,9 @@ PASS_EMPTY = "test_calc.py::test_total_of_nothing_is_zero"
 
 
 def test_scores_passed_checks_by_weight(trivial_challenge):
-    outcome = RunOutcome("docker", "img", _record([_check(PASS_SUM, "passed"),
-                                                   _check(PASS_EMPTY, "failed", "boom")]))
+    outcome = RunOutcome(
+        "docker", "img", _record([_check(PASS_SUM, "passed"), _check(PASS_EMPTY, "failed", "boom")])
+    )
     report = build_report(trivial_challenge, "hidden", outcome)
     assert (report["status"], report["score"], report["max_score"]) == ("graded", 3, 4)
     assert [c["points"] for c in report["checks"]] == [3, 0]
@@ -63,8 +70,9 @@ def test_infra_error_says_it_is_not_the_candidates_fault(trivial_challenge):
     assert report["status_detail"].startswith("infrastructure problem, not your code")
 
 
-@pytest.mark.parametrize(("kwargs", "status"), [({"timed_out": True}, "timeout"),
-                                                ({"oom_killed": True}, "oom")])
+@pytest.mark.parametrize(
+    ("kwargs", "status"), [({"timed_out": True}, "timeout"), ({"oom_killed": True}, "oom")]
+)
 def test_outer_kills_set_the_status(trivial_challenge, kwargs, status):
     outcome = RunOutcome("docker", "img", None, **kwargs)
     assert build_report(trivial_challenge, "hidden", outcome)["status"] == status
@@ -78,18 +86,31 @@ def test_messages_are_bounded(trivial_challenge):
 
 def test_candidate_view_drops_raw_output_and_hidden_messages(trivial_challenge):
     secret = "assert hidden_internal_value == 42"
-    outcome = RunOutcome("docker", "img", _record([_check(PASS_SUM, "failed", secret)],
-                                                  output=f"FAILED {secret}",
-                                                  collect_errors=[secret]))
+    outcome = RunOutcome(
+        "docker",
+        "img",
+        _record(
+            [_check(PASS_SUM, "failed", secret)], output=f"FAILED {secret}", collect_errors=[secret]
+        ),
+    )
     view = candidate_view(build_report(trivial_challenge, "hidden", outcome))
     assert secret not in repr(view)
     assert view["checks"][0]["title"] == "total() adds every item"
 
 
 def test_metric_summary_reads_like_evidence():
-    text = describe_metric({"name": "growth", "label": "memory growth", "value": 0.3,
-                            "unit": "MB", "limit": 8, "starter": 61.2, "reference": None,
-                            "better": "lower"})
+    text = describe_metric(
+        {
+            "name": "growth",
+            "label": "memory growth",
+            "value": 0.3,
+            "unit": "MB",
+            "limit": 8,
+            "starter": 61.2,
+            "reference": None,
+            "better": "lower",
+        }
+    )
     assert text == "memory growth: 0.3 MB (limit 8 MB; starter 61.2 MB)"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 import textwrap
 
@@ -44,6 +45,7 @@ def test_container_config_is_hardened(created, trivial_challenge):
     assert host["Memory"] == host["MemorySwap"] == limits.memory_mb * 1024 * 1024
     assert host["PidsLimit"] == limits.pids
     assert host["NanoCpus"] == int(limits.cpus * 1_000_000_000) > 0
+    assert host["ShmSize"] == 16 * 1024 * 1024
     tmp = host["Tmpfs"]["/tmp"].split(",")
     assert f"size={SCRATCH_MB}m" in tmp
     assert {"nosuid", "nodev"} <= set(tmp)
@@ -55,7 +57,7 @@ def test_container_config_is_hardened(created, trivial_challenge):
     assert not host["Devices"]
     assert host["PidMode"] in ("", "private")
     assert host["IpcMode"] == "private"
-    assert host["UsernsMode"] == ""  # (no user namespace: the candidate's uid is the host's 1000)
+    assert host["UsernsMode"] == ""  # no user namespace: hence a fresh candidate uid per run
     assert [
         (m["Type"], m["Destination"])
         for m in sorted(created.attrs["Mounts"], key=lambda m: m["Destination"])
@@ -64,8 +66,9 @@ def test_container_config_is_hardened(created, trivial_challenge):
     env = dict(item.split("=", 1) for item in config["Env"])
     assert set(env) == {"PATH", "PYTHONPATH"}
     assert "do-not-pass-this-on" not in str(created.attrs)
-    assert config["User"] == "0:0"  # the harness; it runs the tests as 1000:1000
-    assert "--as-user" in config["Cmd"] and "1000:1000" in config["Cmd"]
+    assert config["User"] == "0:0"  # the harness; it runs the tests as an unprivileged uid
+    uid, gid = config["Cmd"][config["Cmd"].index("--as-user") + 1].split(":")
+    assert int(uid) == int(gid) >= 100_000
     assert config["Labels"][LABEL] == "1"
 
 
@@ -89,14 +92,12 @@ PROBE = textwrap.dedent("""
 
 
 def test_candidate_code_runs_unprivileged(docker_sandbox, trivial_challenge):
-    """What the candidate's code sees from inside: uid 1000, no capabilities, no new privileges,
-    seccomp on, resource limits set, only a loopback interface."""
+    """What the candidate's code sees from inside: its own unprivileged uid, no capabilities,
+    no new privileges, seccomp on, resource limits set, only a loopback interface."""
     report = grade(trivial_challenge, {"calc.py": PROBE}, docker_sandbox)
     assert report["status"] == "graded" and report["score"] == 0
     facts = report["checks"][0]["message"]
     for fact in (
-        "uid=1000/1000",
-        "gid=1000",
         "groups=[]",
         "CapEff=0000000000000000",
         "CapPrm=0000000000000000",
@@ -108,6 +109,8 @@ def test_candidate_code_runs_unprivileged(docker_sandbox, trivial_challenge):
         "interfaces=['lo']",
     ):
         assert fact in facts, facts
+    ids = re.search(r"uid=(\d+)/(\d+) gid=(\d+)", facts)
+    assert ids and len(set(ids.groups())) == 1 and int(ids.group(1)) >= 100_000, facts
 
 
 def test_nothing_is_left_after_grades(docker_sandbox, trivial_challenge):

@@ -33,10 +33,16 @@ def test_loads_files_and_pins_a_content_hash(trivial_challenge):
 
 def test_content_hash_changes_when_a_hidden_test_changes(challenge_copy, trivial_challenge):
     (challenge_copy / "tests/hidden/test_calc.py").write_text("def test_x():\n    pass\n")
-    _edit_yaml(challenge_copy, "test: test_calc.py::test_total_of_nothing_is_zero",
-               "test: test_calc.py::test_x")
-    _edit_yaml(challenge_copy, "test: test_calc.py::test_total_adds_every_item",
-               "test: test_calc.py::test_y")
+    _edit_yaml(
+        challenge_copy,
+        "test: test_calc.py::test_total_of_nothing_is_zero",
+        "test: test_calc.py::test_x",
+    )
+    _edit_yaml(
+        challenge_copy,
+        "test: test_calc.py::test_total_adds_every_item",
+        "test: test_calc.py::test_y",
+    )
     changed = load_challenge(challenge_copy)
     assert changed.content_hash != trivial_challenge.content_hash
 
@@ -58,7 +64,9 @@ def test_unknown_field_is_named_with_its_path(challenge_copy):
 
 
 def test_invalid_value_is_named_with_its_path(challenge_copy):
-    _edit_yaml(challenge_copy, "category: correctness\n    weight: 3", "category: vibes\n    weight: 3")
+    _edit_yaml(
+        challenge_copy, "category: correctness\n    weight: 3", "category: vibes\n    weight: 3"
+    )
     with pytest.raises(ChallengeError) as caught:
         load_challenge(challenge_copy)
     assert "checks[0].category" in str(caught.value)
@@ -72,8 +80,11 @@ def test_missing_starter_file_is_reported(challenge_copy):
 
 
 def test_check_naming_a_missing_test_file_is_reported(challenge_copy):
-    _edit_yaml(challenge_copy, "test: test_calc.py::test_total_adds_every_item",
-               "test: test_nowhere.py::test_total_adds_every_item")
+    _edit_yaml(
+        challenge_copy,
+        "test: test_calc.py::test_total_adds_every_item",
+        "test: test_nowhere.py::test_total_adds_every_item",
+    )
     with pytest.raises(ChallengeError) as caught:
         load_challenge(challenge_copy)
     assert "checks[0].test: test_nowhere.py is not in tests.hidden" in str(caught.value)
@@ -102,9 +113,12 @@ def test_symlinked_starter_file_is_refused(challenge_copy, tmp_path):
 
 def test_non_utf8_brief_is_refused(challenge_copy):
     (challenge_copy / "brief.md").write_bytes(b"\xff\xfe bad")
-    _edit_yaml(challenge_copy, 'brief: {content: "Make `total` return the sum of its arguments."}',
-               "brief: brief.md")
-    with pytest.raises(ChallengeError, match="brief: brief.md is not UTF-8"):
+    _edit_yaml(
+        challenge_copy,
+        'brief: {content: "Make `total` return the sum of its arguments."}',
+        "brief: brief.md",
+    )
+    with pytest.raises(ChallengeError, match=r"brief: brief\.md is not UTF-8"):
         load_challenge(challenge_copy)
 
 
@@ -144,7 +158,9 @@ def test_a_wrong_fix_must_name_known_checks(challenge_copy):
     (challenge_copy / "fixes/wrong/w").mkdir(parents=True)
     (challenge_copy / "fixes/wrong/w/calc.py").write_text("def total(items):\n    return 0\n")
     with (challenge_copy / "challenge.yaml").open("a") as handle:
-        handle.write("fixes:\n  wrong:\n    - {name: always-zero, path: fixes/wrong/w, fails: [nope]}\n")
+        handle.write(
+            "fixes:\n  wrong:\n    - {name: always-zero, path: fixes/wrong/w, fails: [nope]}\n"
+        )
     with pytest.raises(ChallengeError, match="unknown check ids"):
         load_challenge(challenge_copy)
 

@@ -11,6 +11,7 @@ Usage: python -m faultline_harness JOB_DIR RESULTS_FILE [--as-user UID:GID] [--p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -106,9 +107,11 @@ def _run_pytest(
 ) -> list[str]:
     """Run pytest on ``pending`` nodes; return the nodes still to run after a crash or timeout."""
     tests_dir = run.job_dir / "tests"
-    targets = [str(tests_dir / node) for node in pending] if run.job["mode"] == "hidden" else [
-        str(tests_dir)
-    ]
+    targets = (
+        [str(tests_dir / node) for node in pending]
+        if run.job["mode"] == "hidden"
+        else [str(tests_dir)]
+    )
     run.collected_in_run = False
     read_end, write_end = os.pipe()
     env = {
@@ -124,8 +127,18 @@ def _run_pytest(
         "FAULTLINE_TESTS_DIR": str(tests_dir),
     }
     command = [
-        python, "-m", "pytest", "-p", "faultline_harness.plugin", "-p", "no:cacheprovider",
-        "-q", "--tb=short", "--color=no", f"--rootdir={tests_dir}", *targets,
+        python,
+        "-m",
+        "pytest",
+        "-p",
+        "faultline_harness.plugin",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--tb=short",
+        "--color=no",
+        f"--rootdir={tests_dir}",
+        *targets,
     ]
     output_flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
     output_fd = os.open(output, output_flags, 0o600)
@@ -316,18 +329,14 @@ def _stop(process: subprocess.Popen, sandboxed: bool) -> int:
             _kill_all_others()
             _reap_orphans()
         return returncode
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     return process.wait()
 
 
 def _kill_all_others() -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(-1, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _reap_orphans() -> None:
@@ -414,7 +423,8 @@ def _results(run: Run, output_path: Path, elapsed: float) -> dict[str, Any]:
             {
                 "id": state.id,
                 "node": state.node,
-                "outcome": state.outcome if state.reported or state.outcome != "missing"
+                "outcome": state.outcome
+                if state.reported or state.outcome != "missing"
                 else "missing",
                 "duration": round(state.duration, 6),
                 "message": state.message,
