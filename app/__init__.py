@@ -1,21 +1,27 @@
-"""The Faultline web application (Flask). Pages arrive with the candidate issue; for now the
-factory hosts the command line (`flask challenges ...`, `flask grade ...`)."""
+"""The Faultline web application (Flask)."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask
 
 from app import cli, views
-from app.config import Config
+from app.config import REPO_ROOT, Config, check_production
+from app.extensions import csrf, db, migrate
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(__name__, instance_path=str(REPO_ROOT / "instance"))
     app.config.from_object(Config)
     if overrides:
         app.config.update(overrides)
+    check_production(app.config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"))
+    csrf.init_app(app)
     cli.init_app(app)
     views.init_app(app)
     return app

@@ -6,10 +6,39 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = REPO_ROOT / "instance"
 
 
 class Config:
+    ENV_NAME = os.environ.get("FAULTLINE_ENV", "development")
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE / 'faultline.db'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    GRADING_QUEUE = os.environ.get("FAULTLINE_QUEUE", "grading")
     CHALLENGES_DIR = Path(os.environ.get("FAULTLINE_CHALLENGES_DIR", REPO_ROOT / "challenges"))
     # "docker" in production; "local" runs candidate code unisolated and is for development only.
     SANDBOX = os.environ.get("FAULTLINE_SANDBOX", "docker")
+    INVITE_VALID_DAYS = int(os.environ.get("FAULTLINE_INVITE_VALID_DAYS", "14"))
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_HTTPONLY = True
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+def check_production(config: dict) -> None:
+    """Refuse settings that are only safe on a developer's machine."""
+    if config.get("ENV_NAME") != "production":
+        return
+    if config.get("SANDBOX") != "docker":
+        raise ConfigurationError(
+            "FAULTLINE_SANDBOX=local runs candidate code without isolation; production needs docker"
+        )
+    if config.get("SECRET_KEY") in (None, "", "dev-only-change-me"):
+        raise ConfigurationError("set SECRET_KEY to a long random value in production")

@@ -25,4 +25,7 @@ def index():
 
 
 def init_app(app: Flask) -> None:
+    from app.blueprints import api
+
     app.register_blueprint(bp)
+    app.register_blueprint(api.bp)

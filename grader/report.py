@@ -278,13 +278,18 @@ def validate_report(report: dict[str, Any]) -> None:
     jsonschema.validate(report, report_schema())
 
 
-CANDIDATE_HIDDEN_FIELDS = ("output", "collect_errors", "flags")
-
-
 def candidate_view(report: dict[str, Any]) -> dict[str, Any]:
-    """The report as a candidate may see it: no raw output, no hidden-test messages."""
-    view = {k: v for k, v in report.items() if k not in CANDIDATE_HIDDEN_FIELDS}
+    """The report as a candidate may see it.
+
+    For hidden runs: no raw output, no failure messages, no collection errors, no integrity flags
+    (any of them can quote hidden test source). Visible runs keep their output: the candidate
+    has those tests.
+    """
+    view = {k: v for k, v in report.items() if k != "flags"}
     if report["mode"] == "hidden":
+        view["output"] = ""
+        view["output_truncated"] = False
+        view["collect_errors"] = []
         view["checks"] = [
             {k: v for k, v in check.items() if k != "message"} for check in report["checks"]
         ]

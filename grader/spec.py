@@ -408,3 +408,50 @@ def discover_challenges(root: Path | str) -> list[Path]:
     if not root.is_dir():
         return []
     return sorted(p.parent for p in root.glob(f"*/{CHALLENGE_FILE}") if not p.parent.is_symlink())
+
+
+def challenge_to_payload(challenge: Challenge) -> dict:
+    """Everything needed to grade this exact version later, as JSON-ready data."""
+    return {
+        "spec": challenge.spec.model_dump(mode="json"),
+        "source": challenge.source,
+        "brief": challenge.brief,
+        "interviewer_notes": challenge.interviewer_notes,
+        "starter": challenge.starter,
+        "solution": challenge.solution,
+        "visible_tests": challenge.visible_tests,
+        "hidden_tests": challenge.hidden_tests,
+        "fixes": [
+            {"name": f.name, "kind": f.kind, "files": f.files, "fails": sorted(f.fails)}
+            for f in challenge.fixes
+        ],
+        "content_hash": challenge.content_hash,
+    }
+
+
+def challenge_from_payload(payload: dict) -> Challenge:
+    """Rebuild a challenge stored with :func:`challenge_to_payload`; the hash must still match."""
+    challenge = _with_hash(
+        Challenge(
+            spec=ChallengeSpec.model_validate(payload["spec"]),
+            source=payload["source"],
+            brief=payload["brief"],
+            interviewer_notes=payload["interviewer_notes"],
+            starter=dict(payload["starter"]),
+            solution=dict(payload["solution"]),
+            visible_tests=dict(payload["visible_tests"]),
+            hidden_tests=dict(payload["hidden_tests"]),
+            fixes=tuple(
+                Fix(
+                    name=f["name"],
+                    kind=f["kind"],
+                    files=dict(f["files"]),
+                    fails=frozenset(f["fails"]),
+                )
+                for f in payload["fixes"]
+            ),
+        )
+    )
+    if challenge.content_hash != payload["content_hash"]:
+        raise ChallengeError(payload["source"], [("", "stored challenge does not match its hash")])
+    return challenge

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -172,3 +173,20 @@ def test_every_library_challenge_is_valid():
     assert folders, "the library has no challenges"
     for folder in folders:
         load_challenge(folder)
+
+
+def test_payload_round_trip_keeps_the_exact_version(trivial_challenge):
+    from grader.spec import challenge_from_payload, challenge_to_payload
+
+    payload = json.loads(json.dumps(challenge_to_payload(trivial_challenge)))
+    restored = challenge_from_payload(payload)
+    assert restored == trivial_challenge
+
+
+def test_tampered_payload_is_refused(trivial_challenge):
+    from grader.spec import challenge_from_payload, challenge_to_payload
+
+    payload = challenge_to_payload(trivial_challenge)
+    payload["hidden_tests"] = {"test_calc.py": "def test_total_adds_every_item(): pass\n"}
+    with pytest.raises(ChallengeError, match="does not match its hash"):
+        challenge_from_payload(payload)

@@ -1,0 +1,47 @@
+"""`flask sync`, `flask demo`, `flask reconcile`: what `make run` and the Procfile's release
+step do."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from app.services.library import sync_library
+
+
+@click.command("sync")
+@with_appcontext
+def sync_command() -> None:
+    """Store every challenge folder's current version in the database."""
+    result = sync_library(current_app.config["CHALLENGES_DIR"])
+    for label in result.added:
+        click.echo(f"added {label}")
+    click.echo(f"{len(result.added)} added, {len(result.unchanged)} unchanged")
+    for error in result.errors:
+        click.secho(f"invalid, not synced: {error}", fg="red", err=True)
+
+
+@click.command("demo")
+@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True)
+@with_appcontext
+def demo_command(base_url: str) -> None:
+    """Create the demo assessment and print its candidate invite link."""
+    from app.services.demo import ensure_demo
+
+    invite = ensure_demo()
+    if invite is None:
+        raise click.ClickException("no challenges in the database: run `flask sync` first")
+    click.secho(f"Demo candidate invite: {base_url}/i/{invite.token}", fg="green", bold=True)
+
+
+@click.command("reconcile")
+@with_appcontext
+def reconcile_command() -> None:
+    """Re-enqueue or fail submissions left queued or running by a dead worker."""
+    from app.reconcile import reconcile
+
+    result = reconcile()
+    if result.redis_down:
+        raise click.ClickException("Redis does not answer; nothing was reconciled")
+    click.echo(f"requeued {result.requeued}, failed {result.failed}")

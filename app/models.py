@@ -1,0 +1,168 @@
+"""The database: the source of truth for challenges, assessments, invites and submissions."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class ChallengeVersion(db.Model):
+    """One exact version of a challenge (by content hash); old versions are kept for old
+    submissions. ``payload`` holds every file, so grading never depends on the folder later."""
+
+    __tablename__ = "challenge_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int]
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)
+    difficulty: Mapped[str] = mapped_column(String(16))
+    time_limit_minutes: Mapped[int]
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    is_current: Mapped[bool] = mapped_column(default=True)
+    synced_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Assessment(db.Model):
+    __tablename__ = "assessments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    time_limit_minutes: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    items: Mapped[list[AssessmentItem]] = relationship(
+        back_populates="assessment",
+        order_by="AssessmentItem.position",
+        cascade="all, delete-orphan",
+    )
+    invites: Mapped[list[Invite]] = relationship(back_populates="assessment")
+
+
+class AssessmentItem(db.Model):
+    """A challenge of an assessment, pinned to the version current when it was added."""
+
+    __tablename__ = "assessment_items"
+    __table_args__ = (UniqueConstraint("assessment_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"))
+    challenge_version_id: Mapped[int] = mapped_column(ForeignKey("challenge_versions.id"))
+    position: Mapped[int]
+    assessment: Mapped[Assessment] = relationship(back_populates="items")
+    challenge: Mapped[ChallengeVersion] = relationship()
+
+
+class InviteState(StrEnum):
+    PENDING = "pending"
+    STARTED = "started"
+    FINISHED = "finished"
+
+
+class Invite(db.Model):
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"))
+    candidate_name: Mapped[str] = mapped_column(String(200))
+    candidate_email: Mapped[str | None] = mapped_column(String(320))
+    token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
+    state: Mapped[str] = mapped_column(String(16), default=InviteState.PENDING)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    assessment: Mapped[Assessment] = relationship(back_populates="invites")
+
+    @property
+    def deadline(self) -> datetime | None:
+        if self.started_at is None:
+            return None
+        return self.started_at + timedelta(minutes=self.assessment.time_limit_minutes)
+
+    def time_left(self, now: datetime | None = None) -> timedelta | None:
+        deadline = self.deadline
+        if deadline is None:
+            return None
+        return max(timedelta(0), deadline - (now or utcnow()))
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        if self.expires_at is not None and self.state == InviteState.PENDING:
+            return now >= self.expires_at
+        return False
+
+    def is_open(self, now: datetime | None = None) -> bool:
+        """Work can still be saved and submitted."""
+        now = now or utcnow()
+        return (
+            self.state == InviteState.STARTED and self.deadline is not None and now < self.deadline
+        )
+
+
+class SubmissionStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    GRADED = "graded"
+    TIMEOUT = "timeout"
+    OOM = "oom"
+    ERROR = "error"
+    REJECTED = "rejected"
+    INFRA_ERROR = "infra_error"
+
+
+UNFINISHED = (SubmissionStatus.QUEUED, SubmissionStatus.RUNNING)
+
+
+class Submission(db.Model):
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id"), index=True)
+    challenge_version_id: Mapped[int] = mapped_column(ForeignKey("challenge_versions.id"))
+    mode: Mapped[str] = mapped_column(String(8))  # "run" (visible tests) or "submit" (hidden)
+    status: Mapped[str] = mapped_column(String(16), default=SubmissionStatus.QUEUED, index=True)
+    files: Mapped[dict[str, str]] = mapped_column(JSON)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    score: Mapped[int | None]
+    max_score: Mapped[int | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    enqueued_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    invite: Mapped[Invite] = relationship()
+    challenge: Mapped[ChallengeVersion] = relationship()
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status not in UNFINISHED
+
+
+class Draft(db.Model):
+    """The editor's autosaved contents, per invite and challenge."""
+
+    __tablename__ = "drafts"
+    __table_args__ = (UniqueConstraint("invite_id", "challenge_version_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id"))
+    challenge_version_id: Mapped[int] = mapped_column(ForeignKey("challenge_versions.id"))
+    files: Mapped[dict[str, str]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,91 @@
+"""No submission stays queued or running forever.
+
+Run at worker start-up and periodically: submissions whose job is gone (Redis was down at submit
+time, a worker was killed, the job failed) are enqueued again, or failed as an infrastructure
+error once they have used their attempts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+from redis.exceptions import RedisError
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import UNFINISHED, Submission, SubmissionStatus, utcnow
+from app.queue import (
+    INFRA_RETRIES,
+    enqueue_submission,
+    grading_queue,
+    job_id_for,
+    redis_connection,
+)
+from grader.report import RunOutcome, build_report
+from grader.spec import challenge_from_payload
+
+ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+
+
+@dataclass
+class Reconciled:
+    requeued: int = 0
+    failed: int = 0
+    redis_down: bool = False
+
+
+def reconcile() -> Reconciled:
+    result = Reconciled()
+    try:
+        connection = redis_connection()
+        connection.ping()
+        queue = grading_queue(connection)
+        StartedJobRegistry(queue=queue).cleanup()
+    except RedisError:
+        result.redis_down = True
+        return result
+    stuck = db.session.scalars(
+        select(Submission).where(Submission.status.in_(list(UNFINISHED)))
+    ).all()
+    for submission in stuck:
+        try:
+            job = Job.fetch(job_id_for(submission), connection=connection)
+        except NoSuchJobError:
+            job = None
+        except RedisError:
+            result.redis_down = True
+            return result
+        if job is not None and job.get_status() in ALIVE:
+            continue
+        if submission.attempts > INFRA_RETRIES:
+            _fail(submission, "grading was interrupted repeatedly (worker lost)")
+            result.failed += 1
+            continue
+        if job is not None:
+            job.delete()
+        submission.status = SubmissionStatus.QUEUED
+        db.session.commit()
+        if enqueue_submission(submission):
+            result.requeued += 1
+        else:
+            result.redis_down = True
+            return result
+    if result.requeued or result.failed:
+        current_app.logger.info("reconciler: %s", result)
+    return result
+
+
+def _fail(submission: Submission, reason: str) -> None:
+    challenge = challenge_from_payload(submission.challenge.payload)
+    mode = "visible" if submission.mode == "run" else "hidden"
+    outcome = RunOutcome(backend="none", image=None, record=None, infra_error=reason)
+    report = build_report(challenge, mode, outcome)
+    submission.report = report
+    submission.status = report["status"]
+    submission.score, submission.max_score = 0, report["max_score"]
+    submission.finished_at = utcnow()
+    db.session.commit()

@@ -1,0 +1,152 @@
+"""What a candidate can do with an invite: start, save drafts, run tests, submit."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import (
+    UNFINISHED,
+    ChallengeVersion,
+    Draft,
+    Invite,
+    InviteState,
+    Submission,
+    utcnow,
+)
+from app.queue import enqueue_submission
+from grader.spec import challenge_from_payload
+from grader.workspace import SubmissionRejected, validate_submission
+
+MODES = ("run", "submit")
+
+
+class Refused(Exception):
+    """A candidate action that cannot be done; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def invite_by_token(token: str) -> Invite:
+    invite = db.session.scalar(select(Invite).where(Invite.token == token)) if token else None
+    if invite is None:
+        raise Refused(404, "This invite link is not valid. Check the link in your invitation.")
+    return invite
+
+
+def start(invite: Invite) -> Invite:
+    if invite.state == InviteState.PENDING:
+        if invite.is_expired():
+            raise Refused(410, "This invite has expired. Ask your interviewer for a new link.")
+        invite.state = InviteState.STARTED
+        invite.started_at = utcnow()
+        db.session.commit()
+    return invite
+
+
+def require_open(invite: Invite) -> None:
+    if invite.state == InviteState.PENDING:
+        raise Refused(409, "Start the assessment first.")
+    if invite.state == InviteState.FINISHED:
+        raise Refused(403, "You have finished this assessment; your last submission stands.")
+    if not invite.is_open():
+        raise Refused(
+            403,
+            "Time is up for this assessment: new work is not accepted. "
+            "Your last submission stands.",
+        )
+
+
+def finish(invite: Invite) -> None:
+    if invite.state == InviteState.STARTED:
+        invite.state = InviteState.FINISHED
+        invite.finished_at = utcnow()
+        db.session.commit()
+
+
+def challenge_of(invite: Invite, slug: str) -> ChallengeVersion:
+    for item in invite.assessment.items:
+        if item.challenge.slug == slug:
+            return item.challenge
+    raise Refused(404, f"This assessment has no challenge {slug!r}.")
+
+
+def draft_files(invite: Invite, version: ChallengeVersion) -> dict[str, str]:
+    """The candidate's latest files: the draft where there is one, else the starter."""
+    starter = dict(version.payload["starter"])
+    draft = _draft(invite, version)
+    if draft is not None:
+        starter.update({k: v for k, v in draft.files.items() if k in starter})
+    return starter
+
+
+def save_draft(invite: Invite, version: ChallengeVersion, files: object) -> Draft:
+    require_open(invite)
+    accepted = _validated(version, files)
+    draft = _draft(invite, version)
+    if draft is None:
+        draft = Draft(invite_id=invite.id, challenge_version_id=version.id, files=accepted)
+        db.session.add(draft)
+    else:
+        draft.files = {**draft.files, **accepted}
+        draft.updated_at = utcnow()
+    db.session.commit()
+    return draft
+
+
+def create_submission(
+    invite: Invite, version: ChallengeVersion, files: object, mode: str
+) -> Submission:
+    """Store the submission, then enqueue it. If Redis is down it stays queued and the
+    reconciler enqueues it later: nothing is lost."""
+    require_open(invite)
+    if mode not in MODES:
+        raise Refused(400, f"mode must be one of {', '.join(MODES)}")
+    accepted = _validated(version, files)
+    in_flight = db.session.scalar(
+        select(Submission)
+        .where(
+            Submission.invite_id == invite.id,
+            Submission.challenge_version_id == version.id,
+            Submission.mode == mode,
+            Submission.status.in_(list(UNFINISHED)),
+        )
+        .with_for_update()
+    )
+    if in_flight is not None:
+        action = "run" if mode == "run" else "submission"
+        raise Refused(409, f"Your previous {action} is still being graded; wait for its result.")
+    submission = Submission(
+        invite_id=invite.id, challenge_version_id=version.id, mode=mode, files=accepted
+    )
+    db.session.add(submission)
+    db.session.commit()
+    enqueue_submission(submission)
+    return submission
+
+
+def submission_of(invite: Invite, submission_id: int) -> Submission:
+    submission = db.session.get(Submission, submission_id)
+    if submission is None or submission.invite_id != invite.id:
+        raise Refused(404, "No such submission.")
+    return submission
+
+
+def _validated(version: ChallengeVersion, files: object) -> dict[str, str]:
+    if not isinstance(files, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in files.items()
+    ):
+        raise Refused(400, "files must be an object mapping file names to their text")
+    try:
+        return validate_submission(challenge_from_payload(version.payload), files)
+    except SubmissionRejected as exc:
+        raise Refused(422, str(exc)) from None
+
+
+def _draft(invite: Invite, version: ChallengeVersion) -> Draft | None:
+    return db.session.scalar(
+        select(Draft).where(Draft.invite_id == invite.id, Draft.challenge_version_id == version.id)
+    )

@@ -1,0 +1,43 @@
+"""Demo data for a first start: one assessment with the library, one candidate invite."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Assessment, AssessmentItem, Invite, utcnow
+from app.services.library import current_versions
+
+DEMO_TITLE = "Demo: Python production debugging"
+
+
+def ensure_demo() -> Invite | None:
+    """Create the demo assessment and invite once; returns the demo invite (None if no
+    challenges are synced)."""
+    assessment = db.session.scalar(select(Assessment).where(Assessment.title == DEMO_TITLE))
+    if assessment is None:
+        versions = current_versions()
+        if not versions:
+            return None
+        assessment = Assessment(
+            title=DEMO_TITLE, time_limit_minutes=sum(v.time_limit_minutes for v in versions)
+        )
+        for position, version in enumerate(versions):
+            assessment.items.append(AssessmentItem(challenge=version, position=position))
+        db.session.add(assessment)
+        db.session.flush()
+    invite = db.session.scalar(select(Invite).where(Invite.assessment_id == assessment.id))
+    if invite is None:
+        days = current_app.config["INVITE_VALID_DAYS"]
+        invite = Invite(
+            assessment=assessment,
+            candidate_name="Demo Candidate",
+            candidate_email="candidate@example.com",
+            expires_at=utcnow() + timedelta(days=days),
+        )
+        db.session.add(invite)
+    db.session.commit()
+    return invite

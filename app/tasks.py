@@ -1,0 +1,78 @@
+"""The grading job, run by `rq worker` processes. It only ever receives a submission id."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from flask import Flask, current_app, has_app_context
+
+from app.extensions import db
+from app.models import Submission, SubmissionStatus, utcnow
+from grader.grading import grade
+from grader.sandbox import SandboxUnavailable, choose_sandbox
+from grader.spec import challenge_from_payload
+
+MODE_TO_TESTS = {"run": "visible", "submit": "hidden"}
+
+
+class InfrastructureProblem(RuntimeError):
+    """Raised so RQ's Retry runs the job again; never the candidate's fault."""
+
+
+@cache
+def _app() -> Flask:
+    from app import create_app
+
+    return create_app()
+
+
+def grade_submission(submission_id: int) -> str:
+    """Grade one submission and store the report on its row; returns the final status."""
+    if has_app_context():
+        return _grade(submission_id)
+    with _app().app_context():
+        return _grade(submission_id)
+
+
+def _grade(submission_id: int) -> str:
+    submission = db.session.get(Submission, submission_id)
+    if submission is None or submission.is_finished:
+        return "gone" if submission is None else submission.status
+    submission.status = SubmissionStatus.RUNNING
+    submission.started_at = utcnow()
+    submission.attempts += 1
+    db.session.commit()
+
+    challenge = challenge_from_payload(submission.challenge.payload)
+    try:
+        sandbox = choose_sandbox(current_app.config["SANDBOX"])
+        report = grade(challenge, submission.files, sandbox, mode=MODE_TO_TESTS[submission.mode])
+    except SandboxUnavailable as exc:
+        report = None
+        problem = str(exc)
+    else:
+        problem = report["status_detail"] if report["status"] == "infra_error" else None
+
+    if problem is not None:
+        from app.queue import INFRA_RETRIES
+
+        if submission.attempts <= INFRA_RETRIES:
+            submission.status = SubmissionStatus.QUEUED
+            db.session.commit()
+            raise InfrastructureProblem(problem)
+        if report is None:
+            from grader.report import RunOutcome, build_report
+
+            outcome = RunOutcome(backend="none", image=None, record=None, infra_error=problem)
+            report = build_report(challenge, MODE_TO_TESTS[submission.mode], outcome)
+    _store(submission, report)
+    return submission.status
+
+
+def _store(submission: Submission, report: dict) -> None:
+    submission.report = report
+    submission.status = report["status"]
+    submission.score = report["score"]
+    submission.max_score = report["max_score"]
+    submission.finished_at = utcnow()
+    db.session.commit()
