@@ -46,7 +46,7 @@ benchmark: install image
 	$(PY) benchmarks/grading_overhead.py
 
 run: install image
-	$(VENV)/bin/flask run --host 127.0.0.1 --port 5000
+	@scripts/run.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

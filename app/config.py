@@ -21,6 +21,8 @@ class Config:
     CHALLENGES_DIR = Path(os.environ.get("FAULTLINE_CHALLENGES_DIR", REPO_ROOT / "challenges"))
     # "docker" in production; "local" runs candidate code unisolated and is for development only.
     SANDBOX = os.environ.get("FAULTLINE_SANDBOX", "docker")
+    # A started job whose worker has not beaten for this long is taken as abandoned.
+    RECONCILE_STALE_SECONDS = float(os.environ.get("FAULTLINE_RECONCILE_STALE_SECONDS", "60"))
     INVITE_VALID_DAYS = int(os.environ.get("FAULTLINE_INVITE_VALID_DAYS", "14"))
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
     WTF_CSRF_TIME_LIMIT = None

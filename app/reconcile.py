@@ -8,6 +8,7 @@ error once they have used their attempts.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from flask import current_app
 from redis.exceptions import RedisError
@@ -26,9 +27,9 @@ from app.queue import (
     redis_connection,
 )
 from grader.report import RunOutcome, build_report
-from grader.spec import challenge_from_payload
+from grader.spec import PLATFORM_MAX_LIMITS, challenge_from_payload
 
-ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+WAITING = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Reconciled:
 
 def reconcile() -> Reconciled:
     result = Reconciled()
+    stale_seconds = current_app.config["RECONCILE_STALE_SECONDS"]
     try:
         connection = redis_connection()
         connection.ping()
@@ -59,7 +61,7 @@ def reconcile() -> Reconciled:
         except RedisError:
             result.redis_down = True
             return result
-        if job is not None and job.get_status() in ALIVE:
+        if job is not None and _alive(job, stale_seconds):
             continue
         if submission.attempts > INFRA_RETRIES:
             _fail(submission, "grading was interrupted repeatedly (worker lost)")
@@ -74,9 +76,36 @@ def reconcile() -> Reconciled:
         else:
             result.redis_down = True
             return result
+    if result.requeued or result.failed or stuck:
+        _prune_sandboxes()
     if result.requeued or result.failed:
         current_app.logger.info("reconciler: %s", result)
     return result
+
+
+def _alive(job: Job, stale_seconds: float) -> bool:
+    """Waiting jobs are alive; a started job is alive while its worker keeps beating."""
+    status = job.get_status()
+    if status in WAITING:
+        return True
+    if status != JobStatus.STARTED:
+        return False
+    beat = job.last_heartbeat or job.started_at
+    if beat is None:
+        return True
+    if beat.tzinfo is None:
+        beat = beat.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - beat).total_seconds() < stale_seconds
+
+
+def _prune_sandboxes() -> None:
+    """Remove sandbox containers a killed worker left behind (never a running grade's)."""
+    from grader.sandbox.docker import prune_leftovers
+
+    try:
+        prune_leftovers(running_longer_than=PLATFORM_MAX_LIMITS["wall_seconds"] + 120)
+    except Exception as exc:  # Docker may be absent (local sandbox): not the reconciler's job
+        current_app.logger.debug("sandbox prune skipped: %s", exc)
 
 
 def _fail(submission: Submission, reason: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 from rq import Worker
@@ -10,6 +11,14 @@ RECONCILE_EVERY_SECONDS = 30
 
 
 class GradingWorker(Worker):
+    """Beats every few seconds while grading, so the reconciler spots a killed worker fast."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["job_monitoring_interval"] = int(
+            os.environ.get("FAULTLINE_JOB_HEARTBEAT_SECONDS", "10")
+        )
+        super().__init__(*args, **kwargs)
+
     def work(self, *args, **kwargs):
         from app.tasks import _app
 

@@ -204,11 +204,26 @@ def _remove(container) -> None:
             container.remove(force=True, v=True)
 
 
-def prune_leftovers(client: docker.DockerClient | None = None) -> int:
-    """Remove sandbox containers a crashed worker left behind; returns how many."""
+def prune_leftovers(
+    client: docker.DockerClient | None = None, running_longer_than: float | None = None
+) -> int:
+    """Remove sandbox containers a crashed worker left behind; returns how many.
+
+    Stopped ones always go; running ones only when older than ``running_longer_than`` seconds
+    (a live grade never runs that long), or all of them when it is None.
+    """
     client = client or docker.from_env(version="auto")
     removed = 0
+    now = datetime.now(UTC)
     for container in client.containers.list(all=True, filters={"label": LABEL}):
+        if container.status == "running" and running_longer_than is not None:
+            created = container.labels.get("faultline.created", "")
+            try:
+                age = (now - datetime.fromisoformat(created)).total_seconds()
+            except ValueError:
+                age = float("inf")
+            if age < running_longer_than:
+                continue
         _remove(container)
         removed += 1
     return removed
