@@ -22,9 +22,34 @@ def cli(fixture_app):
     return invoke
 
 
+POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """Each app test runs on SQLite (the default) and on PostgreSQL (production)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = f"faultline_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture
-def web_app(tmp_path):
-    """A full app on a fresh SQLite database, the real Redis (database 15), its own queue."""
+def web_app(database_url):
+    """A full app on a fresh database, the real Redis (database 15), its own queue."""
     import uuid
 
     from app.extensions import db
@@ -33,7 +58,7 @@ def web_app(tmp_path):
     app = create_app(
         {
             "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.db'}",
+            "SQLALCHEMY_DATABASE_URI": database_url,
             "REDIS_URL": "redis://127.0.0.1:6379/15",
             "GRADING_QUEUE": f"test-grading-{uuid.uuid4().hex[:8]}",
             "CHALLENGES_DIR": FIXTURE_CHALLENGES,
@@ -46,6 +71,7 @@ def web_app(tmp_path):
         yield app
         db.session.remove()
         db.drop_all()
+        db.engine.dispose()
 
 
 @pytest.fixture
