@@ -45,13 +45,26 @@ def grade_command(
     for path in files:
         if not path.is_file():
             _bad_input(f"{path}: no such file")
-        if path.name in submitted:
-            _bad_input(f"{path.name} is given twice")
-        submitted[path.name] = path.read_bytes()[: 64 * 1024 * 1024]
+        name = editable_name(path, challenge.spec.editable_paths)
+        if name in submitted:
+            _bad_input(f"{name} is given twice")
+        submitted[name] = path.read_bytes()[: 64 * 1024 * 1024]
     report = grade(challenge, submitted, sandbox_or_exit(sandbox_name), mode=mode)
     if report["status"] == "rejected":
         _bad_input(report["status_detail"])
     click.echo(json.dumps(report, indent=2) if as_json else render_text(report))
+
+
+def editable_name(path: Path, editable: list[str]) -> str:
+    """The challenge file ``path`` stands for: the editable path it ends with (so
+    ``work/shop/models.py`` is ``shop/models.py``), else its plain file name."""
+    parts = path.resolve().parts
+    matches = [
+        name
+        for name in editable
+        if tuple(name.split("/")) == parts[len(parts) - len(name.split("/")) :]
+    ]
+    return max(matches, key=len) if matches else path.name
 
 
 def _bad_input(reason: str) -> None:

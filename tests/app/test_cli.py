@@ -123,3 +123,12 @@ def test_verify_fails_when_a_verdict_is_off(tmp_path, docker_sandbox):
     assert result.exit_code == 1
     assert "reference  sums-correctly  pass    0/1" in result.output
     assert "WRONG" in result.output
+
+
+def test_grade_maps_files_in_subfolders_to_their_challenge_path(tmp_path):
+    from app.cli.grade import editable_name
+
+    nested = tmp_path / "work" / "shop" / "models.py"
+    editable = ["shop/models.py", "shop/services.py", "models.py"]
+    assert editable_name(nested, editable) == "shop/models.py"
+    assert editable_name(tmp_path / "services.py", editable) == "services.py"

@@ -60,6 +60,7 @@ def test_grading_the_starter_prints_measured_evidence_beside_the_limit(
     paths = []
     for name in challenge.spec.editable_paths:
         path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(challenge.starter[name])
         paths.append(str(path))
     result = library_cli("grade", challenge.id, *paths, "--json")
