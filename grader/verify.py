@@ -88,6 +88,8 @@ def verify_challenge(
                 path: challenge.starter[path] for path in challenge.spec.editable_paths
             }
             report = grade(challenge, files, sandbox, mode="hidden")
+            if report["status"] == "infra_error":  # the engine's fault, not the suite's: retry once
+                report = grade(challenge, files, sandbox, mode="hidden")
             if report["status"] != "graded":
                 problems.append(
                     f"{subject.name} run {run}: status {report['status']}: "
