@@ -99,11 +99,11 @@ def _alive(job: Job, stale_seconds: float) -> bool:
 
 
 def _prune_sandboxes() -> None:
-    """Remove sandbox containers a killed worker left behind (never a running grade's)."""
+    """Remove sandbox containers a killed worker left behind (never a live grade's)."""
     from grader.sandbox.docker import prune_leftovers
 
     try:
-        prune_leftovers(running_longer_than=PLATFORM_MAX_LIMITS["wall_seconds"] + 120)
+        prune_leftovers(older_than_seconds=PLATFORM_MAX_LIMITS["wall_seconds"] + 120)
     except Exception as exc:  # Docker may be absent (local sandbox): not the reconciler's job
         current_app.logger.debug("sandbox prune skipped: %s", exc)
 

@@ -1,31 +1,59 @@
-"""A placeholder home page until the candidate and review pages land."""
+"""The home page, the app-wide error pages, and the blueprints."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, jsonify
-
-from app.library import load_library
+from flask import Blueprint, Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 bp = Blueprint("home", __name__)
+
+ERROR_TITLES = {
+    400: "Bad request",
+    403: "Not allowed",
+    404: "Page not found",
+    405: "Not allowed here",
+    413: "Too large",
+    500: "Something went wrong",
+}
+ERROR_MESSAGES = {
+    404: "There is nothing at this address. Candidates: use the link in your invitation.",
+    405: "This page does not accept that kind of request.",
+    413: "What you sent is larger than the server accepts.",
+    500: "The server hit a problem. Your saved work is safe; try again in a moment.",
+}
 
 
 @bp.get("/")
 def index():
-    library = load_library(current_app.config["CHALLENGES_DIR"])
-    return jsonify(
-        {
-            "service": "faultline",
-            "challenges": [
-                {"id": c.id, "title": c.spec.title, "version": c.version_label}
-                for c in library.challenges
-            ],
-            "invalid": [str(error) for error in library.errors],
-        }
-    )
+    return render_template("home.html")
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def http_error(error: HTTPException):
+    """Errors outside a blueprint's own handlers (unknown URLs, wrong methods, too-large bodies,
+    crashes): JSON under /api/, a page everywhere else. Never a stack trace."""
+    code = error.code or 500
+    if isinstance(error, InternalServerError) or code >= 500:
+        code, description = 500, ERROR_MESSAGES[500]
+    else:
+        description = error.description
+    if _wants_json():
+        return jsonify({"error": description}), code
+    message = ERROR_MESSAGES.get(code, description)
+    if code == 400 and description:
+        message = description
+    title = ERROR_TITLES.get(code, "Error")
+    return render_template("error.html", title=title, message=message, code=code), code
 
 
 def init_app(app: Flask) -> None:
-    from app.blueprints import api
+    from app.blueprints import api, candidate
 
     app.register_blueprint(bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(candidate.bp)
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(InternalServerError, http_error)

@@ -205,25 +205,25 @@ def _remove(container) -> None:
 
 
 def prune_leftovers(
-    client: docker.DockerClient | None = None, running_longer_than: float | None = None
+    client: docker.DockerClient | None = None, older_than_seconds: float = 0.0
 ) -> int:
-    """Remove sandbox containers a crashed worker left behind; returns how many.
+    """Remove sandbox containers older than ``older_than_seconds``; returns how many.
 
-    Stopped ones always go; running ones only when older than ``running_longer_than`` seconds
-    (a live grade never runs that long), or all of them when it is None.
+    A live grade removes its own container, so one older than any grade can run was left by a
+    crashed worker. Age, not state, decides: a container another worker has just created (and
+    not yet started) must never be taken for a leftover.
     """
     client = client or docker.from_env(version="auto")
     removed = 0
     now = datetime.now(UTC)
     for container in client.containers.list(all=True, filters={"label": LABEL}):
-        if container.status == "running" and running_longer_than is not None:
-            created = container.labels.get("faultline.created", "")
-            try:
-                age = (now - datetime.fromisoformat(created)).total_seconds()
-            except ValueError:
-                age = float("inf")
-            if age < running_longer_than:
-                continue
+        created = container.labels.get("faultline.created", "")
+        try:
+            age = (now - datetime.fromisoformat(created)).total_seconds()
+        except ValueError:
+            age = float("inf")
+        if age < older_than_seconds:
+            continue
         _remove(container)
         removed += 1
     return removed

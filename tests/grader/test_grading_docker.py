@@ -75,3 +75,21 @@ def test_local_backend_grades_the_same_and_says_it_is_not_isolated(
     report = grade(trivial_challenge, trivial_challenge.solution, local_sandbox)
     assert (report["status"], report["score"]) == ("graded", 4)
     assert report["sandbox"]["isolated"] is False
+
+
+def test_prune_spares_young_containers_and_removes_old_ones(docker_sandbox, trivial_challenge):
+    from grader.sandbox.docker import prune_leftovers
+
+    container = docker_sandbox._create(trivial_challenge.spec.limits, "prune-test")
+    try:
+        assert prune_leftovers(docker_sandbox.client, older_than_seconds=300) == 0
+        container.reload()
+        assert container.status == "created"
+        assert prune_leftovers(docker_sandbox.client, older_than_seconds=0) >= 1
+        with pytest.raises(docker.errors.NotFound):
+            container.reload()
+    finally:
+        try:
+            container.remove(force=True, v=True)
+        except docker.errors.NotFound:
+            pass

@@ -1,0 +1,231 @@
+"""The candidate's pages (HTML): invite landing, overview, challenge editor, report.
+
+The pages are rendered from the same data the JSON API returns (its serialisers are reused, so
+the pages can never show more than the API); state changes go through the API from the page
+script (app/static/js/candidate.js) with the CSRF token from base.html.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from flask import Blueprint, Response, redirect, render_template, url_for
+
+from app.blueprints.api import challenge_json, invite_json, submission_json
+from app.models import Invite, InviteState
+from app.services import candidates
+from app.services.candidates import Refused
+from grader.report import candidate_view
+
+bp = Blueprint("candidate", __name__, url_prefix="/i")
+
+STATUS_LABELS = {
+    "queued": "Queued",
+    "running": "Running",
+    "graded": "Graded",
+    "timeout": "Timed out",
+    "oom": "Out of memory",
+    "error": "Error",
+    "rejected": "Rejected",
+    "infra_error": "Infrastructure problem",
+}
+
+# A page that can show an invite's token must not leak it to other sites (links in a brief),
+# and loads nothing from anywhere but this server.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+@bp.after_request
+def _security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+@bp.errorhandler(Refused)
+def _refused(error: Refused):
+    title = "Invite not found" if error.status == 404 else "This cannot be done"
+    return render_template("error.html", title=title, message=error.message), error.status
+
+
+@bp.app_template_filter("status_label")
+def status_label(status: str | None) -> str:
+    return STATUS_LABELS.get(status or "", status or "")
+
+
+@bp.app_template_filter("clock")
+def clock(seconds: int | None) -> str:
+    """1:05:09 or 5:09, as the live countdown shows it."""
+    seconds = max(0, int(seconds or 0))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+@bp.get("/<token>")
+def landing(token: str):
+    invite = candidates.invite_by_token(token)
+    data = invite_json(invite)
+    expired = invite.is_expired()
+    html = render_template(
+        "candidate/landing.html",
+        invite=data,
+        token=token,
+        expired=expired,
+        expired_message="This invite has expired. Ask your interviewer for a new link.",
+    )
+    return html, 410 if expired else 200
+
+
+@bp.get("/<token>/overview")
+def overview(token: str):
+    invite = candidates.invite_by_token(token)
+    if invite.state == InviteState.PENDING:
+        return redirect(url_for("candidate.landing", token=token))
+    return render_template(
+        "candidate/overview.html",
+        invite=invite_json(invite),
+        token=token,
+        closed_message=_closed_message(invite),
+    )
+
+
+@bp.get("/<token>/c/<slug>")
+def challenge(token: str, slug: str):
+    invite = candidates.invite_by_token(token)
+    if invite.state == InviteState.PENDING:
+        return redirect(url_for("candidate.landing", token=token))
+    version = candidates.challenge_of(invite, slug)
+    data = challenge_json(invite, version)
+    invite_data = invite_json(invite)
+    page = {
+        "token": token,
+        "slug": slug,
+        "seconds_left": invite_data["seconds_left"],
+        "closed_message": _closed_message(invite),
+        "urls": {
+            "draft": url_for("api.save_draft", token=token, slug=slug),
+            "submissions": url_for("api.submit", token=token, slug=slug),
+            "invite": url_for("api.invite", token=token),
+            "report": url_for("candidate.report", token=token, submission_id=0)[:-1],
+        },
+        "files": data["files"],
+        "submissions": data["submissions"],
+    }
+    return render_template(
+        "candidate/challenge.html", challenge=data, invite=invite_data, token=token, page=page
+    )
+
+
+@bp.get("/<token>/s/<int:submission_id>")
+def report(token: str, submission_id: int):
+    invite = candidates.invite_by_token(token)
+    submission = candidates.submission_of(invite, submission_id)
+    view = candidate_view(submission.report) if submission.report else None
+    charts: dict[tuple[int, int], dict[str, Any]] = {}
+    if view is not None:
+        for i, check in enumerate(view["checks"]):
+            for j, metric in enumerate(check["metrics"]):
+                charts[(i, j)] = metric_chart(metric)
+    summary = submission_json(submission)
+    return render_template(
+        "candidate/report.html",
+        token=token,
+        submission=summary,
+        challenge={"slug": submission.challenge.slug, "title": submission.challenge.title},
+        report=view,
+        charts=charts,
+    )
+
+
+def _closed_message(invite: Invite) -> str | None:
+    """Why new work is not accepted (the server's own refusal), or None while it is open."""
+    try:
+        candidates.require_open(invite)
+    except Refused as refused:
+        return refused.message
+    return None
+
+
+def format_number(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.4g}" + (f" {unit}" if unit else "")
+
+
+CHART_WIDTH = 420
+CHART_LABEL = 64
+CHART_VALUE = 96
+CHART_ROW = 22
+CHART_BAR = 14
+
+
+def metric_chart(metric: dict[str, Any]) -> dict[str, Any]:
+    """Geometry for a small horizontal bar chart: the candidate's value, the limit, the starter.
+
+    Plain numbers for an inline SVG (templates/candidate/_chart.html); no chart library.
+    """
+    better = metric.get("better", "lower")
+    value, limit, starter = metric.get("value"), metric.get("limit"), metric.get("starter")
+    if value is None or limit is None:
+        verdict = "neutral"
+    elif (better == "lower" and value <= limit) or (better == "higher" and value >= limit):
+        verdict = "within"
+    else:
+        verdict = "outside"
+    rows = [
+        ("you", value, f"bar-{verdict}"),
+        ("limit" if better == "lower" else "at least", limit, "bar-limit"),
+        ("starter", starter, "bar-starter"),
+    ]
+    numbers = [
+        v for _, v, _ in rows if v is not None and isinstance(v, int | float) and math.isfinite(v)
+    ]
+    low = min([0.0, *numbers])
+    high = max([0.0, *numbers])
+    span = (high - low) or 1.0
+    plot = CHART_WIDTH - CHART_LABEL - CHART_VALUE
+
+    def x(v: float) -> float:
+        return round(CHART_LABEL + (v - low) / span * plot, 1)
+
+    zero = x(0.0)
+    drawn = []
+    for index, (label, v, css) in enumerate(rows):
+        finite = v is not None and math.isfinite(v)
+        start, end = (min(zero, x(v)), max(zero, x(v))) if finite else (zero, zero)
+        drawn.append(
+            {
+                "label": label,
+                "text": format_number(v, metric.get("unit", "")),
+                "css": css,
+                "y": index * CHART_ROW + 4,
+                "x": start,
+                "width": max(end - start, 1.0) if finite else 0,
+                "text_x": (end if finite else zero) + 6,
+            }
+        )
+    return {
+        "width": CHART_WIDTH,
+        "height": len(rows) * CHART_ROW + 8,
+        "bar": CHART_BAR,
+        "row": CHART_ROW,
+        "zero": zero,
+        "label_x": CHART_LABEL - 8,
+        "limit_x": x(limit) if limit is not None and math.isfinite(limit) else None,
+        "rows": drawn,
+        "verdict": verdict,
+        "title": metric.get("label") or metric.get("name", ""),
+        "summary": metric.get("summary", ""),
+    }
