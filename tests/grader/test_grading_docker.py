@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import docker
 import pytest
 
@@ -78,18 +80,23 @@ def test_local_backend_grades_the_same_and_says_it_is_not_isolated(
 
 
 def test_prune_spares_young_containers_and_removes_old_ones(docker_sandbox, trivial_challenge):
-    from grader.sandbox.docker import prune_leftovers
+    from grader.sandbox.docker import LABEL, prune_leftovers
 
-    container = docker_sandbox._create(trivial_challenge.spec.limits, "prune-test")
+    client = docker_sandbox.client
+    young = docker_sandbox._create(trivial_challenge.spec.limits, "prune-test-young")
+    old = client.containers.create(
+        docker_sandbox.image,
+        command=["true"],
+        network_mode="none",
+        labels={LABEL: "1", "faultline.created": "2020-01-01T00:00:00+00:00"},
+    )
     try:
-        assert prune_leftovers(docker_sandbox.client, older_than_seconds=300) == 0
-        container.reload()
-        assert container.status == "created"
-        assert prune_leftovers(docker_sandbox.client, older_than_seconds=0) >= 1
+        assert prune_leftovers(client, older_than_seconds=300) >= 1
+        young.reload()
+        assert young.status == "created"
         with pytest.raises(docker.errors.NotFound):
-            container.reload()
+            old.reload()
     finally:
-        try:
-            container.remove(force=True, v=True)
-        except docker.errors.NotFound:
-            pass
+        for container in (young, old):
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True, v=True)
