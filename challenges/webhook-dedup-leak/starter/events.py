@@ -27,7 +27,9 @@ class WebhookEvent:
         event_id = document.get("id")
         if not isinstance(event_id, str) or not event_id:
             raise ValueError("webhook body has no event id")
-        return cls(id=event_id, type=str(document.get("type", "")), payload=document.get("data", {}))
+        return cls(
+            id=event_id, type=str(document.get("type", "")), payload=document.get("data", {})
+        )
 
 
 Handler = Callable[[WebhookEvent], None]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 import webhooks
 from events import WebhookEvent
 
@@ -21,7 +20,7 @@ def _event(event_id: str) -> WebhookEvent:
 
 
 def test_duplicates_inside_window_are_dropped():
-    """Provider retries (seconds to 14 minutes later) are dropped; every distinct event runs once."""
+    """Retries from 0 s to 14 minutes later are dropped; each distinct event runs once."""
     retention = 900.0
     clock = FakeClock()
     handled: list[str] = []

@@ -9,10 +9,10 @@ from types import ModuleType
 from events import WebhookEvent
 
 RETENTION_SECONDS = 60.0
-SECONDS_PER_EVENT = 0.5  # about 120 ids are inside the window at any time
+SECONDS_PER_EVENT = 1.0  # about 60 ids are inside the window at any time
 WARMUP_EVENTS = 10_000
-STREAM_EVENTS = 200_000
-LIMIT_MB = 4.0
+STREAM_EVENTS = 100_000
+LIMIT_MB = 2.0
 PAYLOAD = {"amount": 1250, "currency": "EUR"}
 
 
@@ -42,9 +42,7 @@ def _growth_mb(module: ModuleType) -> tuple[float, int]:
         handled += 1
 
     clock = FakeClock()
-    dedup = module.WebhookDeduplicator(
-        handler, retention_seconds=RETENTION_SECONDS, clock=clock
-    )
+    dedup = module.WebhookDeduplicator(handler, retention_seconds=RETENTION_SECONDS, clock=clock)
     gc.collect()
     tracemalloc.start()
     try:

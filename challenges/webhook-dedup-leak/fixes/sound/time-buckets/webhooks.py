@@ -42,6 +42,7 @@ class WebhookDeduplicator:
         # once everything in it is older than the retention window
         self._bucket_width = self._retention / 8
         self._buckets: dict[int, dict[str, float]] = {}
+        self._current_key: int | None = None
 
     @property
     def retention_seconds(self) -> float:
@@ -55,7 +56,10 @@ class WebhookDeduplicator:
         will retry it) and the exception propagates.
         """
         now = self._clock()
-        self._drop_old_buckets(now)
+        key = int(now // self._bucket_width)
+        if key != self._current_key:
+            self._current_key = key
+            self._drop_old_buckets(now)
         for bucket in self._buckets.values():
             last = bucket.get(event.id)
             if last is not None and now - last < self._retention:
@@ -63,11 +67,12 @@ class WebhookDeduplicator:
                 return False
 
         self._handler(event)
-        key = int(now // self._bucket_width)
         self._buckets.setdefault(key, {})[event.id] = now
         return True
 
     def _drop_old_buckets(self, now: float) -> None:
+        """Drop the buckets whose whole time slice is a retention window or more ago."""
+        horizon = now - self._retention
         width = self._bucket_width
-        for key in [k for k in self._buckets if (k + 1) * width <= now - self._retention]:
+        for key in [k for k in self._buckets if (k + 1) * width <= horizon]:
             del self._buckets[key]

@@ -1,0 +1,78 @@
+"""Deduplication in front of the webhook handler.
+
+The provider delivers at-least-once: a delivery that times out or is not acknowledged is sent
+again, with the same event id, for up to 15 minutes. The handler posts money movements to the
+ledger, so each event must reach it once per retention window.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from events import Clock, Handler, WebhookEvent
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_RETENTION_SECONDS = 15 * 60
+"""The provider stops retrying a delivery 15 minutes after the first attempt."""
+
+
+class WebhookDeduplicator:
+    """Passes each event to ``handler`` at most once per retention window.
+
+    A delivery whose id was processed less than ``retention_seconds`` ago is a duplicate and is
+    dropped. Once the window has passed, the same id is processed again: that is how support
+    re-drives an event with the provider's "Resend" button.
+    """
+
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        if retention_seconds <= 0:
+            raise ValueError("retention_seconds must be positive")
+        self._handler = handler
+        self._retention = float(retention_seconds)
+        self._clock = clock
+        # event id -> when it was last processed
+        self._processed_at: dict[str, float] = {}
+        # when the oldest id we still hold was processed: nothing expires before it does
+        self._oldest: float | None = None
+
+    @property
+    def retention_seconds(self) -> float:
+        return self._retention
+
+    def process(self, event: WebhookEvent) -> bool:
+        """Run the handler for ``event`` unless it is a duplicate.
+
+        Returns ``True`` when the handler ran and ``False`` when the delivery was dropped as a
+        duplicate. If the handler raises, the event is not marked as processed (the provider
+        will retry it) and the exception propagates.
+        """
+        now = self._clock()
+        if self._oldest is not None and now - self._oldest >= self._retention:
+            self._forget_expired(now)
+        last = self._processed_at.get(event.id)
+        if last is not None and now - last < self._retention:
+            logger.debug("dropping duplicate delivery of %s", event.id)
+            return False
+
+        self._handler(event)
+        self._processed_at[event.id] = now
+        if self._oldest is None:
+            self._oldest = now
+        return True
+
+    def _forget_expired(self, now: float) -> None:
+        """Drop every expired id; only runs once the oldest id has actually expired."""
+        self._processed_at = {
+            event_id: processed_at
+            for event_id, processed_at in self._processed_at.items()
+            if now - processed_at < self._retention
+        }
+        self._oldest = min(self._processed_at.values(), default=None)
