@@ -36,6 +36,7 @@ format: install
 	$(PY) -m ruff check --fix .
 
 test: install image
+	@scripts/ensure-chromium.sh
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 

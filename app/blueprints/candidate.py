@@ -124,7 +124,12 @@ def challenge(token: str, slug: str):
         "submissions": data["submissions"],
     }
     return render_template(
-        "candidate/challenge.html", challenge=data, invite=invite_data, token=token, page=page
+        "candidate/challenge.html",
+        challenge=data,
+        invite=invite_data,
+        token=token,
+        page=page,
+        brief_has_title=data["brief_html"].lstrip().startswith("<h1"),
     )
 
 
@@ -142,6 +147,7 @@ def report(token: str, submission_id: int):
     return render_template(
         "candidate/report.html",
         token=token,
+        invite=invite_json(invite),
         submission=summary,
         challenge={"slug": submission.challenge.slug, "title": submission.challenge.title},
         report=view,

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from app import create_app
 from app.extensions import db
@@ -42,6 +42,11 @@ REPORT_SHOT = Path("/tmp/faultline-report.png")
 EDITOR_SHOT = Path("/tmp/faultline-editor.png")
 
 
+class QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs) -> None:  # the browser's requests are not news
+        pass
+
+
 @pytest.fixture
 def stack(tmp_path, docker_sandbox) -> Iterator[dict]:
     """A server on a free port, a worker subprocess on its own queue, one SQLite file."""
@@ -64,7 +69,7 @@ def stack(tmp_path, docker_sandbox) -> Iterator[dict]:
         token = ensure_demo().token
         db.session.remove()
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
 
@@ -97,6 +102,7 @@ def stack(tmp_path, docker_sandbox) -> Iterator[dict]:
             "base": f"http://127.0.0.1:{server.server_port}",
             "token": token,
             "worker_log": tmp_path / "worker.log",
+            "app": app,
         }
     finally:
         if worker.poll() is None:
@@ -139,13 +145,16 @@ def test_candidate_fixes_the_bug_in_the_browser(stack):
             )
             try:
                 _scenario(page, expect, base, token)
+                assert not problems, problems
+                _time_runs_out(page, expect, stack["app"], base, token)
+                # The browser logs the server's refusals; nothing else may go wrong.
+                assert all("status of 403" in p for p in problems), problems
             except Exception:
                 page.screenshot(path="/tmp/faultline-e2e-failure.png", full_page=True)
                 sys.stderr.write(stack["worker_log"].read_text(errors="replace")[-4000:])
                 raise
         finally:
             browser.close()
-    assert not problems, problems
 
 
 def _scenario(page, expect, base: str, token: str) -> None:
@@ -153,6 +162,7 @@ def _scenario(page, expect, base: str, token: str) -> None:
     page.goto(f"{base}/i/{token}")
     expect(page.locator("h1")).to_have_text("Demo: Python production debugging")
     expect(page.get_by_text("Assessment for Demo Candidate")).to_be_visible()
+    page.screenshot(path="/tmp/faultline-landing.png", full_page=True)
     page.click("#start-button")
     page.wait_for_url(f"{base}/i/{token}/overview")
     expect(page.get_by_text("Not started")).to_be_visible()
@@ -196,7 +206,9 @@ def _scenario(page, expect, base: str, token: str) -> None:
     page.keyboard.press("Enter")  # the editor indents the body
     page.keyboard.type("return sum(items)")
     page.keyboard.press("Escape")
-    expect(editor).to_have_text("def total(items):    return sum(items)")
+    expect(editor.locator(".cm-line")).to_have_count(2)
+    lines = editor.locator(".cm-line").all_text_contents()
+    assert lines == ["def total(items):", "    return sum(items)"], lines
     expect(page.locator("#save-state")).to_contain_text("Saved", timeout=15_000)
 
     page.keyboard.press("ControlOrMeta+Enter")
@@ -206,6 +218,7 @@ def _scenario(page, expect, base: str, token: str) -> None:
     expect(passed).to_contain_text("test total of two")
     expect(output.locator(".results li.failed")).to_have_count(0)
     expect(output.locator("pre.console")).to_contain_text("1 passed")
+    page.screenshot(path="/tmp/faultline-run.png")
 
     # Submit the fix: full marks.
     page.click("#submit-button")
@@ -225,7 +238,32 @@ def _scenario(page, expect, base: str, token: str) -> None:
     # The overview shows the last submission's score; the draft survived a reload.
     page.goto(f"{base}/i/{token}/overview")
     expect(page.locator(".challenges")).to_contain_text("Submitted · 4/4")
+    page.screenshot(path="/tmp/faultline-overview.png", full_page=True)
     page.goto(f"{base}/i/{token}/c/trivial-sum")
     expect(page.locator(".editor-pane:not([hidden]) .cm-content")).to_contain_text(
         "return sum(items)"
     )
+
+
+def _time_runs_out(page, expect, app, base: str, token: str) -> None:
+    """The countdown reaches zero on the page: the server refuses, the page says why."""
+    from datetime import timedelta
+
+    from app.models import Invite, utcnow
+
+    with app.app_context():
+        invite = db.session.scalar(db.select(Invite).where(Invite.token == token))
+        limit = timedelta(minutes=invite.assessment.time_limit_minutes)
+        invite.started_at = utcnow() - limit + timedelta(seconds=4)
+        db.session.commit()
+        db.session.remove()
+    page.goto(f"{base}/i/{token}/c/trivial-sum")
+    expect(page.locator("#submit-button")).to_be_enabled()
+    closed = page.locator("#closed-message")
+    expect(closed).to_have_text(re.compile(r"^Time is up for this assessment"), timeout=30_000)
+    expect(page.locator("#submit-button")).to_be_disabled()
+    expect(page.locator("#run-button")).to_be_disabled()
+    expect(page.locator(".timer .countdown")).to_have_text("0:00")
+    page.keyboard.press("ControlOrMeta+Enter")  # the shortcut does nothing now
+    expect(page.locator("#grading-state")).to_have_text("")
+    page.screenshot(path="/tmp/faultline-timeup.png")

@@ -155,9 +155,10 @@
 
   function initOverview() {
     startCountdown();
+    const closedBox = document.getElementById("closed-message");
     document.addEventListener("faultline:timeup", () => {
-      // The server decides; the reloaded page shows its message.
-      setTimeout(() => window.location.reload(), 1500);
+      // The server decides; the reloaded page shows its message (once: not if it already does).
+      if (closedBox && closedBox.hidden) setTimeout(() => window.location.reload(), 1500);
     });
     const button = document.getElementById("finish-button");
     if (!button) return;
@@ -180,6 +181,7 @@
   // ---- report --------------------------------------------------------------------------------
 
   function initReport() {
+    startCountdown();
     const card = document.querySelector(".report[data-status-url]");
     if (!card || card.dataset.finished === "true") return;
     const note = document.getElementById("pending-note");

@@ -1,0 +1,70 @@
+// The candidate's code editor: CodeMirror 6 with Python highlighting, bundled by esbuild into
+// app/static/dist/editor.js (scripts/build-frontend.sh). The page script
+// (app/static/js/candidate.js) uses only the small API this file puts on window.FaultlineEditor.
+
+import { basicSetup } from "codemirror";
+import { indentWithTab } from "@codemirror/commands";
+import { indentUnit } from "@codemirror/language";
+import { python } from "@codemirror/lang-python";
+import { EditorState } from "@codemirror/state";
+import { EditorView, keymap } from "@codemirror/view";
+
+const theme = EditorView.theme({
+  "&": { height: "100%", fontSize: "14px", backgroundColor: "#fff" },
+  ".cm-scroller": {
+    fontFamily: 'ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace',
+    lineHeight: "1.5",
+  },
+  ".cm-gutters": { backgroundColor: "#f6f7f9", borderRight: "1px solid #e2e5ea", color: "#8a93a0" },
+  ".cm-activeLineGutter": { backgroundColor: "#e9edf3" },
+  "&.cm-focused": { outline: "none" },
+  "&.fl-readonly .cm-content": { backgroundColor: "#fafafa" },
+  "&.fl-readonly .cm-activeLine": { backgroundColor: "transparent" },
+});
+
+/**
+ * Create an editor in `element`.
+ * options: doc (string), readOnly (bool), onChange (function(text)), label (aria label).
+ * Returns {view, getValue(), setValue(text), focus(), destroy()}.
+ */
+function create(element, options = {}) {
+  const readOnly = Boolean(options.readOnly);
+  const extensions = [
+    basicSetup,
+    keymap.of([indentWithTab]),
+    python(),
+    theme,
+    EditorState.tabSize.of(4),
+    indentUnit.of("    "), // PEP 8: four spaces (CodeMirror's default is two)
+    EditorState.readOnly.of(readOnly),
+    EditorView.editable.of(!readOnly),
+    EditorView.contentAttributes.of({
+      "aria-label": options.label || "code editor",
+      "aria-readonly": String(readOnly),
+    }),
+  ];
+  if (readOnly) {
+    extensions.push(EditorView.editorAttributes.of({ class: "fl-readonly" }));
+  }
+  if (typeof options.onChange === "function") {
+    extensions.push(
+      EditorView.updateListener.of((update) => {
+        if (update.docChanged) options.onChange(update.state.doc.toString());
+      }),
+    );
+  }
+  const view = new EditorView({
+    parent: element,
+    state: EditorState.create({ doc: options.doc || "", extensions }),
+  });
+  return {
+    view,
+    getValue: () => view.state.doc.toString(),
+    setValue: (text) =>
+      view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } }),
+    focus: () => view.focus(),
+    destroy: () => view.destroy(),
+  };
+}
+
+window.FaultlineEditor = { create, version: "1" };
