@@ -26,9 +26,11 @@ def sync_command() -> None:
 @click.option("--base-url", default="http://127.0.0.1:5000", show_default=True)
 @with_appcontext
 def demo_command(base_url: str) -> None:
-    """Create the demo assessment and print its candidate invite link."""
-    from app.services.demo import ensure_demo
+    """Create the demo accounts and assessment; print the candidate invite link."""
+    from app.services.demo import ensure_demo, ensure_demo_accounts
 
+    for email, role, password in ensure_demo_accounts():
+        click.echo(f"Demo {role}: {email} / password {password} (shown once; change it)")
     invite = ensure_demo()
     if invite is None:
         raise click.ClickException("no challenges in the database: run `flask sync` first")

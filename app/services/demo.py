@@ -1,17 +1,38 @@
-"""Demo data for a first start: one assessment with the library, one candidate invite."""
+"""Demo data for a first start: an admin and an interviewer, one assessment with the library,
+one candidate invite."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Assessment, AssessmentItem, Invite, utcnow
+from app.models import Assessment, AssessmentItem, Invite, User, utcnow
 from app.services.library import current_versions
+from app.services.users import create_user
 
 DEMO_TITLE = "Demo: Python production debugging"
+
+
+DEMO_ACCOUNTS = (
+    ("admin@example.com", "Demo Admin", "admin"),
+    ("interviewer@example.com", "Demo Interviewer", "interviewer"),
+)
+
+
+def ensure_demo_accounts() -> list[tuple[str, str, str]]:
+    """Create the demo admin and interviewer once, with random passwords; returns
+    (email, role, password) for the accounts created now (none on later starts)."""
+    created = []
+    for email, name, role in DEMO_ACCOUNTS:
+        if db.session.scalar(select(User).where(User.email == email)) is None:
+            password = secrets.token_urlsafe(12)
+            create_user(email, name, role, password)
+            created.append((email, role, password))
+    return created
 
 
 def ensure_demo() -> Invite | None:
