@@ -45,4 +45,3 @@ class UploadService:
     def thumbnail(self, upload_id: str) -> bytes | None:
         """The stored thumbnail of an upload, if it was accepted."""
         return self._stored.get(upload_id)
-

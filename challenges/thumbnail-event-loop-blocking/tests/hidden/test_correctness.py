@@ -11,7 +11,10 @@ from PIL import Image, ImageChops, ImageStat
 
 BOUNDS = (200, 200)
 JPEG_QUALITY = 85
-MAX_MEAN_PIXEL_DIFF = 2.0  # mean absolute difference per channel, 0-255 scale
+# Mean absolute difference per channel (0-255) from a direct Lanczos resize of the upload,
+# both encoded as JPEG. Loose enough for legitimate speed-ups (JPEG draft decoding, a
+# reducing_gap, a one-pixel rounding difference), tight enough for wrong or broken images.
+MAX_MEAN_PIXEL_DIFF = 8.0
 
 # (width, height, format, mode) of uploads as users send them
 CASES = [
@@ -48,10 +51,10 @@ def test_thumbnails_are_correct(evidence, photo_jpeg):
     uploads = [(w, h, fmt, mode, make_image(w, h, fmt, mode)) for w, h, fmt, mode in CASES]
     uploads.append((4000, 3000, "JPEG", "RGB", photo_jpeg))
 
-    async def run() -> list[bytes]:
+    async def run() -> list[bytes | BaseException]:
         async with thumbnails.ThumbnailService() as service:
             jobs = [service.create_thumbnail(data) for *_, data in uploads]
-            return await asyncio.wait_for(asyncio.gather(*jobs), 60)
+            return await asyncio.wait_for(asyncio.gather(*jobs, return_exceptions=True), 60)
 
     results = asyncio.run(run())
 
@@ -60,7 +63,7 @@ def test_thumbnails_are_correct(evidence, photo_jpeg):
     for (width, height, fmt, mode, data), result in zip(uploads, results, strict=True):
         case = f"{width}x{height} {fmt} {mode}"
         if not isinstance(result, bytes):
-            problems.append(f"{case}: returned {type(result).__name__}, not bytes")
+            problems.append(f"{case}: returned {result!r:.200}, not JPEG bytes")
             continue
         try:
             with Image.open(io.BytesIO(result)) as produced:
@@ -73,9 +76,14 @@ def test_thumbnails_are_correct(evidence, photo_jpeg):
         want = expected_size(width, height)
         if fmt_out != "JPEG":
             problems.append(f"{case}: output is {fmt_out}, expected JPEG")
-        if size_out != want:
-            problems.append(f"{case}: thumbnail is {size_out[0]}x{size_out[1]}, expected {want}")
+        off_by = max(abs(size_out[0] - want[0]), abs(size_out[1] - want[1]))
+        if off_by > 1 or size_out[0] > BOUNDS[0] or size_out[1] > BOUNDS[1]:
+            problems.append(
+                f"{case}: thumbnail is {size_out[0]}x{size_out[1]}, expected {want[0]}x{want[1]}"
+            )
             continue
+        if size_out != want:  # a rounding difference: compare the same area
+            pixels = pixels.resize(want, Image.Resampling.LANCZOS)
         diff = ImageStat.Stat(ImageChops.difference(pixels, direct_thumbnail(data))).mean
         mean_diff = sum(diff) / len(diff)
         worst = max(worst, mean_diff)

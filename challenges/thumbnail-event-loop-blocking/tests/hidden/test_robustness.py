@@ -75,7 +75,10 @@ def test_bad_uploads_rejected_and_service_keeps_serving(evidence, small_jpeg):
                     f"{rejected.status}/{accepted.status}/{health.status}, expected 422/201/200"
                 )
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except Exception as exc:
+        problems.append(f"service failed: {type(exc).__name__}: {exc}")
 
     # A fresh event loop afterwards still works (nothing left half-closed by the service).
     async def fresh() -> bytes:
