@@ -8,7 +8,9 @@ exactly the checks it lists). Each subject is graded ``runs`` times; every run m
 from __future__ import annotations
 
 import statistics
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,35 +70,50 @@ def verify_challenge(
     sandbox: Sandbox,
     runs: int = 3,
     progress: Callable[[str], None] | None = None,
+    jobs: int = 1,
 ) -> Verification:
-    tallies: list[CheckTally] = []
-    problems: list[str] = []
+    """Grade every subject ``runs`` times, ``jobs`` grades at a time.
+
+    Running two grades at once on a 2-core machine is itself a test: a check whose verdict
+    changes under that contention would also flip for a candidate when two workers are busy.
+    """
     subjects = subjects_of(challenge)
-    for position, subject in enumerate(subjects, start=1):
-        by_check = {
+    tallies: dict[str, dict[str, CheckTally]] = {
+        subject.name: {
             c.id: CheckTally(subject.name, c.id, "fail" if c.id in subject.must_fail else "pass")
             for c in challenge.spec.checks
         }
-        tallies.extend(by_check.values())
-        for run in range(1, runs + 1):
-            if progress:
-                progress(
-                    f"{challenge.id}: {subject.name} run {run}/{runs} "
-                    f"(subject {position}/{len(subjects)})"
-                )
-            files = subject.files or {
-                path: challenge.starter[path] for path in challenge.spec.editable_paths
-            }
+        for subject in subjects
+    }
+    work = [(subject, run) for subject in subjects for run in range(1, runs + 1)]
+    problems: list[str] = []
+    lock = threading.Lock()
+    done = 0
+
+    def one(item: tuple[Subject, int]) -> None:
+        nonlocal done
+        subject, run = item
+        files = subject.files or {
+            path: challenge.starter[path] for path in challenge.spec.editable_paths
+        }
+        report = grade(challenge, files, sandbox, mode="hidden")
+        if report["status"] == "infra_error":  # the engine's fault, not the suite's: retry once
             report = grade(challenge, files, sandbox, mode="hidden")
-            if report["status"] == "infra_error":  # the engine's fault, not the suite's: retry once
-                report = grade(challenge, files, sandbox, mode="hidden")
+        with lock:
+            done += 1
             if report["status"] != "graded":
                 problems.append(
                     f"{subject.name} run {run}: status {report['status']}: "
                     f"{report['status_detail']}"
                 )
-            _tally(report, by_check)
-    return Verification(challenge=challenge, runs=runs, tallies=tallies, problems=problems)
+            _tally(report, tallies[subject.name])
+            if progress:
+                progress(f"{challenge.id}: {done}/{len(work)} graded ({subject.name} run {run})")
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        list(pool.map(one, work))
+    flat = [tally for subject in subjects for tally in tallies[subject.name].values()]
+    return Verification(challenge=challenge, runs=runs, tallies=flat, problems=sorted(problems))
 
 
 def _tally(report: dict[str, Any], by_check: dict[str, CheckTally]) -> None:

@@ -125,8 +125,17 @@ def show_command(challenge_id: str, as_json: bool) -> None:
     type=click.IntRange(1, 20),
     help="how many times each subject is graded; every run must agree",
 )
+@click.option(
+    "--jobs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 8),
+    help="grades run at the same time (the verdicts must hold under that contention)",
+)
 @click.option("--sandbox", "sandbox_name", type=click.Choice(["docker", "local"]), default=None)
-def verify_command(challenge_ids: tuple[str, ...], runs: int, sandbox_name: str | None) -> None:
+def verify_command(
+    challenge_ids: tuple[str, ...], runs: int, jobs: int, sandbox_name: str | None
+) -> None:
     """Grade each challenge's starter, reference and fixes; exit 1 on any wrong verdict."""
     challenges = [_get(i) for i in challenge_ids] if challenge_ids else library().challenges
     if not challenges:
