@@ -1,7 +1,7 @@
 """The shipped challenge library, proven in the real Docker sandbox.
 
-Verification is the heavy part of the suite, so it runs once per session (`flask challenges
-verify`, three runs per subject) and the tests read its output.
+Verification is the heavy part of the suite, so it runs once (`flask challenges verify`, five
+runs per subject, two grades at a time) and the tests read its output.
 """
 
 from __future__ import annotations
@@ -30,17 +30,32 @@ def library_cli():
 
 @pytest.fixture(scope="module")
 def verification(library_cli, docker_sandbox):
-    return library_cli("challenges", "verify", "--runs", "3")
+    return library_cli("challenges", "verify", "--runs", str(RUNS), "--jobs", "2")
 
 
-def test_library_has_the_first_three_scenarios():
-    assert {"webhook-dedup-leak", "order-counts-n-plus-one",
-            "thumbnail-event-loop-blocking"} <= set(IDS)
+SEED_SCENARIOS = {
+    "webhook-dedup-leak", "order-counts-n-plus-one", "registration-race",
+    "thumbnail-event-loop-blocking", "api-rate-limiter", "circular-import-startup",
+    "csv-import-throughput", "large-json-oom", "thread-unsafe-cache", "payment-retry-backoff",
+}
+RUNS = 5
 
 
-def test_every_challenge_verifies_three_runs_each(verification):
-    assert verification.exit_code == 0, verification.output[-4000:]
-    assert f"all {len(CHALLENGES)} challenge(s) verified, 3 run(s) each" in verification.output
+def test_library_has_all_ten_seed_scenarios():
+    assert set(IDS) == SEED_SCENARIOS
+
+
+@pytest.mark.parametrize("challenge", CHALLENGES, ids=IDS)
+def test_every_challenge_ships_two_sound_and_two_wrong_fixes(challenge):
+    kinds = [fix.kind for fix in challenge.fixes]
+    assert kinds.count("sound") >= 2 and kinds.count("wrong") >= 2
+
+
+def test_every_challenge_verifies_five_runs_each(verification):
+    assert verification.exit_code == 0, verification.output[-6000:]
+    assert f"all {len(CHALLENGES)} challenge(s) verified, {RUNS} run(s) each" in (
+        verification.output
+    )
 
 
 @pytest.mark.parametrize("challenge", CHALLENGES, ids=IDS)
