@@ -58,14 +58,16 @@ class DockerSandbox:
         return None
 
     def run(self, workspace: Workspace, limits: Limits, label: str = "") -> RunOutcome:
-        problem = self.unavailable_reason()
-        if problem:
-            return self._infra(problem)
         started = time.monotonic()
         try:
             container = self._create(limits, label)
+        except ImageNotFound:
+            return self._infra(
+                f"the runner image {self.image} is missing; build it with `make image`"
+            )
         except (DockerException, requests.RequestException) as exc:
-            return self._infra(f"could not create the sandbox container ({_short(exc)})")
+            problem = self.unavailable_reason()
+            return self._infra(problem or f"could not create the sandbox container ({_short(exc)})")
         timed_out = False
         try:
             container.put_archive("/job", workspace.to_tar())

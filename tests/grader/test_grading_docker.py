@@ -68,7 +68,8 @@ def test_missing_image_is_an_infra_error(trivial_challenge):
 def test_no_sandbox_container_is_left_behind(trivial_challenge, docker_sandbox):
     grade(trivial_challenge, trivial_challenge.solution, docker_sandbox)
     client = docker.from_env(version="auto")
-    assert client.containers.list(all=True, filters={"label": "faultline.sandbox"}) == []
+    ours = {"label": ["faultline.sandbox", "faultline.label=trivial-sum:hidden"]}
+    assert client.containers.list(all=True, filters=ours) == []
 
 
 def test_local_backend_grades_the_same_and_says_it_is_not_isolated(
