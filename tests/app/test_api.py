@@ -79,3 +79,47 @@ def test_submit_is_graded_by_the_worker_and_report_is_candidate_safe(
     assert data["status"] == "graded" and data["score"] == data["max_score"] == 4
     assert data["report"]["output"] == ""
     assert all("message" not in check for check in data["report"]["checks"])
+
+
+def test_non_utf8_body_is_a_clear_400(client, invite):
+    _start(client, invite)
+    response = client.post(
+        f"/api/v1/invites/{invite.token}/challenges/trivial-sum/submissions",
+        data=b'{"files": {"calc.py": "\xff\xfe"}}',
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert "send a JSON object" in response.get_json()["error"]
+
+
+def test_malformed_json_is_a_clear_400(client, invite):
+    _start(client, invite)
+    response = client.put(
+        f"/api/v1/invites/{invite.token}/challenges/trivial-sum/draft",
+        data=b"{not json",
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+
+
+def test_a_finished_invite_cannot_be_reused(client, invite):
+    _start(client, invite)
+    assert client.post(f"/api/v1/invites/{invite.token}/finish").status_code == 200
+    again = client.post(
+        f"/api/v1/invites/{invite.token}/challenges/trivial-sum/submissions",
+        json={"files": {"calc.py": SOLUTION}, "mode": "submit"},
+    )
+    assert again.status_code == 403
+    assert "finished this assessment" in again.get_json()["error"]
+    restart = client.post(f"/api/v1/invites/{invite.token}/start").get_json()
+    assert restart["state"] == "finished"
+
+
+def test_unknown_mode_is_refused(client, invite):
+    _start(client, invite)
+    response = client.post(
+        f"/api/v1/invites/{invite.token}/challenges/trivial-sum/submissions",
+        json={"files": {"calc.py": SOLUTION}, "mode": "grade-me-generously"},
+    )
+    assert response.status_code == 400
+    assert "mode must be one of" in response.get_json()["error"]
