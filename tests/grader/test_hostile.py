@@ -18,14 +18,14 @@ import os
 import socket
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
 from grader.grading import grade
 from grader.sandbox import DockerSandbox
-from grader.sandbox.docker import CANDIDATE_UIDS, LABEL
 from grader.spec import Challenge
+
+from .conftest import leftovers, orphaned_candidate_processes
 
 pytestmark = pytest.mark.docker
 
@@ -48,23 +48,6 @@ def challenge(trivial_challenge: Challenge) -> Challenge:
     return dataclasses.replace(trivial_challenge, spec=spec)
 
 
-def _candidate_processes_on_host() -> int:
-    """Processes on the host running as a candidate uid (there is no user namespace)."""
-    count = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("Uid:"):
-                count += int(line.split()[1]) in CANDIDATE_UIDS
-                break
-    return count
-
-
 def _grade_hostile(challenge: Challenge, sandbox: DockerSandbox, source: str) -> dict:
     """Grade ``source`` as calc.py and check what every hostile grade must satisfy."""
     client = sandbox.client
@@ -78,8 +61,7 @@ def _grade_hostile(challenge: Challenge, sandbox: DockerSandbox, source: str) ->
     assert report["score"] == 0, report["status_detail"]
     assert not any(check["passed"] for check in report["checks"]), report["checks"]
     assert report["sandbox"] == {"backend": "docker", "image": sandbox.image, "isolated": True}
-    assert client.containers.list(all=True, filters={"label": LABEL}) == []
-    assert {v.name for v in client.volumes.list()} <= volumes_before
+    assert leftovers(client, volumes_before) == ([], set())
     assert sandbox.unavailable_reason() is None  # the engine still answers
     report["_elapsed"] = elapsed
     return report
@@ -103,7 +85,6 @@ def test_reference_solution_scores_full_marks(challenge, docker_sandbox):
 def test_fork_bomb(challenge, docker_sandbox):
     """timeout: the pids limit stops the forking, the check never returns; the harness kills
     every process at the check's limit, retries the other check, which runs into the deadline."""
-    before = _candidate_processes_on_host()
     report = _grade_hostile(
         challenge,
         docker_sandbox,
@@ -121,7 +102,7 @@ def test_fork_bomb(challenge, docker_sandbox):
     assert report["status"] == "timeout"
     assert _outcomes(report)[0] == "timeout"
     assert set(_outcomes(report)) <= {"timeout", "missing"}
-    assert _candidate_processes_on_host() <= before  # nothing escaped to the host
+    assert orphaned_candidate_processes(docker_sandbox.client) == []  # nothing escaped
 
 
 def test_memory_bomb(challenge, docker_sandbox):
@@ -183,7 +164,6 @@ def test_endless_sleep_at_import(challenge, docker_sandbox):
 def test_process_ignoring_sigterm(challenge, docker_sandbox):
     """timeout: SIGTERM, SIGINT and SIGHUP are ignored and a child escapes into its own session;
     the harness uses SIGKILL on every process, so the sleepers die and nothing is left."""
-    before = _candidate_processes_on_host()
     report = _grade_hostile(
         challenge,
         docker_sandbox,
@@ -206,7 +186,7 @@ def test_process_ignoring_sigterm(challenge, docker_sandbox):
     )
     assert report["status"] == "timeout"
     assert _outcomes(report)[0] == "timeout"
-    assert _candidate_processes_on_host() <= before
+    assert orphaned_candidate_processes(docker_sandbox.client) == []
 
 
 def test_two_gigabyte_stdout_flood(challenge, docker_sandbox):

@@ -15,6 +15,8 @@ from grader.sandbox.base import RESULTS_LIMIT_BYTES, SCRATCH_MB
 from grader.sandbox.docker import LABEL, _read_results
 from grader.spec import Challenge
 
+from .conftest import leftovers
+
 pytestmark = pytest.mark.docker
 
 
@@ -122,8 +124,7 @@ def test_nothing_is_left_after_grades(docker_sandbox, trivial_challenge):
         {"calc.py": "raise SystemExit(1)\n"},
     ):
         grade(trivial_challenge, files, docker_sandbox)
-        assert client.containers.list(all=True, filters={"label": LABEL}) == []
-    assert {v.name for v in client.volumes.list()} <= volumes_before
+        assert leftovers(client, volumes_before) == ([], set())
 
 
 def _put(container, path: str, entry: tarfile.TarInfo, data: bytes = b"") -> None:
