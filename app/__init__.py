@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import cli, views
+from app import auth, cli, views
 from app.config import REPO_ROOT, Config, check_production
 from app.extensions import csrf, db, migrate
 
@@ -22,6 +22,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"))
     csrf.init_app(app)
+    auth.init_app(app)
     cli.init_app(app)
     views.init_app(app)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +29,20 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SECURE = os.environ.get("FAULTLINE_ENV") == "production"
+    # Staff sessions end after this long without a request, and at the latest after
+    # STAFF_SESSION_MAX_HOURS from logging in. There is no "remember me" cookie.
+    PERMANENT_SESSION_LIFETIME = timedelta(
+        minutes=int(os.environ.get("FAULTLINE_SESSION_IDLE_MINUTES", "480"))
+    )
+    STAFF_SESSION_MAX_HOURS = int(os.environ.get("FAULTLINE_SESSION_MAX_HOURS", "24"))
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", REDIS_URL)
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = os.environ.get("FAULTLINE_LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
+    # Dotted path of a callable(invite, url) that sends an invitation (e.g. by email);
+    # empty: interviewers copy the link themselves. See app/services/invitations.py.
+    INVITE_SENDER = os.environ.get("FAULTLINE_INVITE_SENDER", "")
 
 
 class ConfigurationError(RuntimeError):

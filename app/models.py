@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from flask_login import UserMixin
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -22,9 +23,28 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+class VersionStatus(StrEnum):
+    """A version's life: a ``draft`` is only seen by admins; ``published`` is offered for new
+    assessments (at most one per challenge id); ``retired`` is offered no more. Assessments and
+    submissions keep the version they were made with, whatever its status becomes."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    RETIRED = "retired"
+
+
+class VersionSource(StrEnum):
+    LIBRARY = "library"  # synced from the challenges/ folder, verified by the repository's CI
+    UPLOAD = "upload"  # uploaded by an admin; must pass verification here before publishing
+
+
 class ChallengeVersion(db.Model):
     """One exact version of a challenge (by content hash); old versions are kept for old
-    submissions. ``payload`` holds every file, so grading never depends on the folder later."""
+    submissions. ``payload`` holds every file, so grading never depends on the folder later.
+
+    ``verification`` is the outcome of the last sandbox verification run (see
+    app/services/verification.py), including the reference solution's median metric per check,
+    which the interviewer's report shows beside the starter's and the candidate's."""
 
     __tablename__ = "challenge_versions"
 
@@ -37,8 +57,26 @@ class ChallengeVersion(db.Model):
     difficulty: Mapped[str] = mapped_column(String(16))
     time_limit_minutes: Mapped[int]
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    is_current: Mapped[bool] = mapped_column(default=True)
+    status: Mapped[str] = mapped_column(String(16), default=VersionStatus.DRAFT, index=True)
+    source: Mapped[str] = mapped_column(String(16), default=VersionSource.LIBRARY)
+    verification: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     synced_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None]
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == VersionStatus.PUBLISHED
+
+    @property
+    def verification_state(self) -> str | None:
+        """``queued``, ``running``, ``passed``, ``failed`` or ``error``; None if never run."""
+        return (self.verification or {}).get("state")
+
+    @property
+    def reference_metrics(self) -> dict[str, Any]:
+        """Check id -> the reference solution's median measurement, from verification."""
+        return (self.verification or {}).get("reference_metrics") or {}
 
 
 class Assessment(db.Model):
@@ -47,13 +85,17 @@ class Assessment(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     time_limit_minutes: Mapped[int]
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    owner: Mapped[User | None] = relationship()
     items: Mapped[list[AssessmentItem]] = relationship(
         back_populates="assessment",
         order_by="AssessmentItem.position",
         cascade="all, delete-orphan",
     )
-    invites: Mapped[list[Invite]] = relationship(back_populates="assessment")
+    invites: Mapped[list[Invite]] = relationship(
+        back_populates="assessment", order_by="Invite.created_at"
+    )
 
 
 class AssessmentItem(db.Model):
@@ -90,6 +132,9 @@ class Invite(db.Model):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     assessment: Mapped[Assessment] = relationship(back_populates="invites")
+    notes: Mapped[list[Note]] = relationship(
+        back_populates="invite", order_by="Note.created_at", cascade="all, delete-orphan"
+    )
 
     @property
     def deadline(self) -> datetime | None:
@@ -132,6 +177,9 @@ UNFINISHED = (SubmissionStatus.QUEUED, SubmissionStatus.RUNNING)
 
 
 class Submission(db.Model):
+    """A candidate's run or submission, or an admin's regrade of one (``regrade_of_id`` set).
+    Regrades are never shown to the candidate."""
+
     __tablename__ = "submissions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -148,8 +196,13 @@ class Submission(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    regrade_of_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
+    regrade_batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("regrade_batches.id"), index=True
+    )
     invite: Mapped[Invite] = relationship()
     challenge: Mapped[ChallengeVersion] = relationship()
+    regrade_of: Mapped[Submission | None] = relationship(remote_side="Submission.id")
 
     @property
     def is_finished(self) -> bool:
@@ -174,7 +227,7 @@ class Role(StrEnum):
     INTERVIEWER = "interviewer"
 
 
-class User(db.Model):
+class User(UserMixin, db.Model):
     """An interviewer or admin. Candidates have no account: their invite token is their key."""
 
     __tablename__ = "users"
@@ -192,3 +245,43 @@ class User(db.Model):
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: deactivated accounts cannot log in
+        return self.active
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+
+class Note(db.Model):
+    """An interviewer's note on a candidate, optionally with a rating (1-5)."""
+
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    rating: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    invite: Mapped[Invite] = relationship(back_populates="notes")
+    author: Mapped[User | None] = relationship()
+
+
+class RegradeBatch(db.Model):
+    """An admin's regrade of a set of submissions against another version of their challenge;
+    each regrade is a Submission pointing at its original, so results sit side by side."""
+
+    __tablename__ = "regrade_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_version_id: Mapped[int] = mapped_column(ForeignKey("challenge_versions.id"))
+    to_version_id: Mapped[int] = mapped_column(ForeignKey("challenge_versions.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    from_version: Mapped[ChallengeVersion] = relationship(foreign_keys=[from_version_id])
+    to_version: Mapped[ChallengeVersion] = relationship(foreign_keys=[to_version_id])
+    created_by: Mapped[User | None] = relationship()
+    regrades: Mapped[list[Submission]] = relationship(order_by="Submission.id")

@@ -13,6 +13,7 @@ ERROR_TITLES = {
     404: "Page not found",
     405: "Not allowed here",
     413: "Too large",
+    429: "Slow down",
     500: "Something went wrong",
 }
 ERROR_MESSAGES = {
@@ -50,10 +51,12 @@ def http_error(error: HTTPException):
 
 
 def init_app(app: Flask) -> None:
-    from app.blueprints import api, candidate
+    from app.blueprints import admin, api, candidate, review
 
     app.register_blueprint(bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(candidate.bp)
+    app.register_blueprint(review.bp)
+    app.register_blueprint(admin.bp)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(InternalServerError, http_error)

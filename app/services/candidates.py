@@ -112,6 +112,7 @@ def create_submission(
             Submission.invite_id == invite.id,
             Submission.challenge_version_id == version.id,
             Submission.mode == mode,
+            Submission.regrade_of_id.is_(None),
             Submission.status.in_(list(UNFINISHED)),
         )
         .with_for_update()
@@ -130,7 +131,11 @@ def create_submission(
 
 def submission_of(invite: Invite, submission_id: int) -> Submission:
     submission = db.session.get(Submission, submission_id)
-    if submission is None or submission.invite_id != invite.id:
+    if (
+        submission is None
+        or submission.invite_id != invite.id
+        or submission.regrade_of_id is not None
+    ):
         raise Refused(404, "No such submission.")
     return submission
 

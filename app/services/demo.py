@@ -43,8 +43,11 @@ def ensure_demo() -> Invite | None:
         versions = current_versions()
         if not versions:
             return None
+        owner = db.session.scalar(select(User).where(User.email == DEMO_ACCOUNTS[1][0]))
         assessment = Assessment(
-            title=DEMO_TITLE, time_limit_minutes=sum(v.time_limit_minutes for v in versions)
+            title=DEMO_TITLE,
+            time_limit_minutes=sum(v.time_limit_minutes for v in versions),
+            owner=owner,
         )
         for position, version in enumerate(versions):
             assessment.items.append(AssessmentItem(challenge=version, position=position))

@@ -63,6 +63,7 @@ def web_app(database_url):
             "GRADING_QUEUE": f"test-grading-{uuid.uuid4().hex[:8]}",
             "CHALLENGES_DIR": FIXTURE_CHALLENGES,
             "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
         }
     )
     with app.app_context():
@@ -98,3 +99,43 @@ def run_worker(web_app):
         SimpleWorker([grading_queue(connection)], connection=connection).work(burst=True)
 
     return drain
+
+
+STAFF_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def staff(web_app):
+    """An admin and two interviewers (one owns nothing), all with STAFF_PASSWORD."""
+    from types import SimpleNamespace
+
+    from app.services.users import create_user
+
+    return SimpleNamespace(
+        admin=create_user("admin@example.com", "Ada Admin", "admin", STAFF_PASSWORD),
+        interviewer=create_user(
+            "ivy@example.com", "Ivy Interviewer", "interviewer", STAFF_PASSWORD
+        ),
+        other_interviewer=create_user(
+            "oscar@example.com", "Oscar Other", "interviewer", STAFF_PASSWORD
+        ),
+    )
+
+
+def log_in(client, user) -> None:
+    """Log ``user`` in through the real login form."""
+    response = client.post("/login", data={"email": user.email, "password": STAFF_PASSWORD})
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+@pytest.fixture
+def owned_invite(web_app, staff):
+    """The demo assessment (the fixture challenge) owned by ``staff.interviewer``, with one
+    invite."""
+    from app.extensions import db
+    from app.services.demo import ensure_demo
+
+    invite = ensure_demo()
+    invite.assessment.owner_id = staff.interviewer.id
+    db.session.commit()
+    return invite

@@ -1,0 +1,156 @@
+"""Staff accounts on the web: log in and out, who may see what.
+
+Candidates never log in (their invite token is their key); interviewers and admins do.
+Interviewers see the assessments they own; admins see everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Length
+
+from app.extensions import db, limiter, login_manager
+from app.models import Role, User, utcnow
+
+bp = Blueprint("auth", __name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+LOGIN_FAILED = "Wrong email or password, or the account is deactivated."
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"], error_message="Too many login attempts.")
+def login():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        user = db.session.scalar(select(User).where(func.lower(User.email) == email))
+        if user is not None and user.active and user.check_password(form.password.data):
+            session.clear()
+            session.permanent = True
+            login_user(user, remember=False)
+            session["login_at"] = utcnow().isoformat()
+            return redirect(_safe_next(request.args.get("next")) or home_for(user))
+        flash(LOGIN_FAILED, "error")
+        status = 401
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+def home_for(user: User) -> str:
+    return url_for("review.dashboard")
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site paths: a login link must not bounce anyone to another site."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    if not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or _session_too_old():
+        return None
+    return user
+
+
+def _session_too_old() -> bool:
+    started = session.get("login_at")
+    if not started:
+        return True
+    try:
+        age = utcnow() - datetime.fromisoformat(started)
+    except ValueError:
+        return True
+    return age.total_seconds() > current_app.config["STAFF_SESSION_MAX_HOURS"] * 3600
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    if _wants_json():
+        return jsonify({"error": "Log in first."}), 401
+    flash("Log in to continue.", "info")
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def _wants_json() -> bool:
+    return request.path.endswith(".json") or request.accept_mimetypes.best == "application/json"
+
+
+def roles_required(*roles: Role) -> Callable[[F], F]:
+    """Logged in with one of ``roles``; anyone else logged in gets 403."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        @login_required
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+staff_required = roles_required(Role.ADMIN, Role.INTERVIEWER)
+admin_required = roles_required(Role.ADMIN)
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.session_protection = "strong"
+    limiter.init_app(app)
+    app.register_blueprint(bp)
