@@ -17,4 +17,4 @@ def _admins_only():
         abort(403)
 
 
-from app.blueprints.admin import library, people, queue  # noqa: E402, F401  (routes)
+from app.blueprints.admin import library, people, queue, regrade  # noqa: E402, F401  (routes)
