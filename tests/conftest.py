@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,3 +34,48 @@ def docker_sandbox() -> DockerSandbox:
 @pytest.fixture(scope="session")
 def local_sandbox() -> LocalSandbox:
     return LocalSandbox()
+
+
+def spawn_worker(
+    *,
+    database_url: str,
+    redis_url: str,
+    queues: list[str],
+    challenges_dir: Path,
+    output=subprocess.DEVNULL,
+    extra_env: dict[str, str] | None = None,
+    scheduler: bool = False,
+) -> subprocess.Popen:
+    """A real `rq worker` process, as the Procfile starts it, in a session of its own (so the
+    whole process group can be signalled)."""
+    command = [str(Path(sys.executable).parent / "rq"), "worker"]
+    command += ["--worker-class", "app.worker.GradingWorker", "--url", redis_url]
+    if scheduler:
+        command.append("--with-scheduler")
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "FAULTLINE_QUEUE": queues[0],
+        "FAULTLINE_CHALLENGES_DIR": str(challenges_dir),
+        **(extra_env or {}),
+    }
+    return subprocess.Popen(
+        [*command, *queues],
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop_worker(worker: subprocess.Popen, grace_seconds: float = 15) -> None:
+    if worker.poll() is not None:
+        return
+    os.killpg(worker.pid, signal.SIGTERM)
+    try:
+        worker.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)

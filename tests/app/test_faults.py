@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,11 +14,12 @@ from app.extensions import db
 from app.models import Submission
 from app.reconcile import reconcile
 
+from ..conftest import spawn_worker
+
 pytestmark = pytest.mark.docker
 
 SOLUTION = "def total(items):\n    return sum(items)\n"
 SLOW_SOLUTION = "import time\n\n\ndef total(items):\n    time.sleep(2)\n    return sum(items)\n"
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _submit(client, invite, source=SOLUTION, mode="submit"):
@@ -105,29 +104,12 @@ def test_worker_killed_mid_grading_ends_graded_not_stuck(
     web_app.config["RECONCILE_STALE_SECONDS"] = 3
     response = _submit(client, invite, SLOW_SOLUTION)
     submission = db.session.get(Submission, response.get_json()["id"])
-    env = {
-        **os.environ,
-        "DATABASE_URL": web_app.config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": web_app.config["REDIS_URL"],
-        "FAULTLINE_QUEUE": web_app.config["GRADING_QUEUE"],
-        "FAULTLINE_CHALLENGES_DIR": str(web_app.config["CHALLENGES_DIR"]),
-        "FAULTLINE_JOB_HEARTBEAT_SECONDS": "1",
-    }
-    worker = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "rq"),
-            "worker",
-            "--worker-class",
-            "app.worker.GradingWorker",
-            "--url",
-            web_app.config["REDIS_URL"],
-            web_app.config["GRADING_QUEUE"],
-        ],
-        cwd=REPO,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    worker = spawn_worker(
+        database_url=web_app.config["SQLALCHEMY_DATABASE_URI"],
+        redis_url=web_app.config["REDIS_URL"],
+        queues=[web_app.config["GRADING_QUEUE"]],
+        challenges_dir=web_app.config["CHALLENGES_DIR"],
+        extra_env={"FAULTLINE_JOB_HEARTBEAT_SECONDS": "1"},
     )
     try:
         deadline = time.monotonic() + 60

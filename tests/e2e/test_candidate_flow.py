@@ -3,158 +3,39 @@ process, the Docker sandbox, and Debian's chromium driven by Playwright."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
 import sys
-import threading
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import WSGIRequestHandler, make_server
 
-from app import create_app
 from app.extensions import db
-from app.services.demo import ensure_demo
-from app.services.library import sync_library
 
-from ..conftest import FIXTURE_CHALLENGES
+from .conftest import watch_for_errors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.timeout(420)]
 
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-REDIS_URL = "redis://127.0.0.1:6379/15"
 GRADING_SECONDS = 120_000  # ms: a busy machine and a cold sandbox can be slow
 REPORT_SHOT = Path("/tmp/faultline-report.png")
 EDITOR_SHOT = Path("/tmp/faultline-editor.png")
 
 
-class QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs) -> None:  # the browser's requests are not news
-        pass
+def test_candidate_fixes_the_bug_in_the_browser(stack, browser):
+    from playwright.sync_api import expect
 
-
-@pytest.fixture
-def stack(tmp_path, docker_sandbox) -> Iterator[dict]:
-    """A server on a free port, a worker subprocess on its own queue, one SQLite file."""
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh (make test does)")
-    database_url = f"sqlite:///{tmp_path / 'e2e.db'}"
-    queue = f"e2e-grading-{uuid.uuid4().hex[:8]}"
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "REDIS_URL": REDIS_URL,
-            "GRADING_QUEUE": queue,
-            "CHALLENGES_DIR": FIXTURE_CHALLENGES,
-        }
-    )
-    assert app.config.get("WTF_CSRF_ENABLED", True), "the browser must pass real CSRF checks"
-    with app.app_context():
-        db.create_all()
-        sync_library(FIXTURE_CHALLENGES)
-        token = ensure_demo().token
-        db.session.remove()
-
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-
-    log = (tmp_path / "worker.log").open("wb")
-    worker = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "rq"),
-            "worker",
-            "--worker-class",
-            "app.worker.GradingWorker",
-            "--with-scheduler",
-            "--url",
-            REDIS_URL,
-            queue,
-        ],
-        cwd=REPO,
-        env={
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "REDIS_URL": REDIS_URL,
-            "FAULTLINE_QUEUE": queue,
-            "FAULTLINE_CHALLENGES_DIR": str(FIXTURE_CHALLENGES),
-        },
-        start_new_session=True,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        yield {
-            "base": f"http://127.0.0.1:{server.server_port}",
-            "token": token,
-            "worker_log": tmp_path / "worker.log",
-            "app": app,
-        }
-    finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait(timeout=10)
-        log.close()
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        with app.app_context():
-            from rq import Queue
-
-            from app.queue import redis_connection
-
-            Queue(queue, connection=redis_connection()).delete(delete_jobs=True)
-            db.engine.dispose()
-
-
-def test_candidate_fixes_the_bug_in_the_browser(stack):
-    from playwright.sync_api import expect, sync_playwright
-
-    base, token = stack["base"], stack["token"]
     problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-            page.on(
-                "console",
-                lambda msg: (
-                    problems.append(f"console {msg.type}: {msg.text}")
-                    if msg.type == "error"
-                    else None
-                ),
-            )
-            try:
-                _scenario(page, expect, base, token)
-                assert not problems, problems
-                _time_runs_out(page, expect, stack["app"], base, token)
-                # The browser logs the server's refusals; nothing else may go wrong.
-                assert all("status of 403" in p for p in problems), problems
-            except Exception:
-                page.screenshot(path="/tmp/faultline-e2e-failure.png", full_page=True)
-                sys.stderr.write(stack["worker_log"].read_text(errors="replace")[-4000:])
-                raise
-        finally:
-            browser.close()
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    watch_for_errors(page, problems)
+    try:
+        _scenario(page, expect, stack.base, stack.token)
+        assert not problems, problems
+        _time_runs_out(page, expect, stack.app, stack.base, stack.token)
+        # The browser logs the server's refusals; nothing else may go wrong.
+        assert all("status of 403" in p for p in problems), problems
+    except Exception:
+        page.screenshot(path="/tmp/faultline-e2e-failure.png", full_page=True)
+        sys.stderr.write(stack.worker_log.read_text(errors="replace")[-4000:])
+        raise
 
 
 def _scenario(page, expect, base: str, token: str) -> None:
