@@ -6,7 +6,9 @@ part of it), so it is parsed strictly and anything missing or malformed fails cl
 
 from __future__ import annotations
 
+import copy
 import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -236,6 +238,36 @@ def describe_metric(metric: dict[str, Any]) -> str:
             extras.append(f"{key} {number(metric[key])}")
     tail = f" ({'; '.join(extras)})" if extras else ""
     return f"{metric.get('label') or metric['name']}: {number(metric.get('value'))}{tail}"
+
+
+def with_reference(report: dict[str, Any], reference_metrics: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``report`` with the reference solution's measurements beside the candidate's.
+
+    ``reference_metrics`` maps a check id to ``{"name", "value", "unit"}`` (the reference's
+    median from verification). The check's metric of that name (without a name: its first
+    metric) gets ``reference`` set, and its summary and the check's evidence are re-described.
+    A unit that differs from the metric's is not comparable and is left out. The input report
+    is not changed.
+    """
+    result = copy.deepcopy(report)
+    for check in result.get("checks", []):
+        reference = reference_metrics.get(check.get("id"))
+        if not isinstance(reference, dict) or not _is_number(reference.get("value")):
+            continue
+        metrics = check.get("metrics", [])
+        name = reference.get("name")
+        matching = [m for m in metrics if m.get("name") == name] if name else metrics[:1]
+        for metric in matching:
+            if reference.get("unit") not in (None, metric.get("unit")):
+                continue
+            metric["reference"] = float(reference["value"])
+            metric["summary"] = describe_metric(metric)
+            check["evidence"] = [m["summary"] for m in metrics]
+    return result
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _status(

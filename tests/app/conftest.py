@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from flask import g, request_started
 
 from app import create_app
 
@@ -66,6 +67,7 @@ def web_app(database_url):
             "RATELIMIT_ENABLED": False,
         }
     )
+    request_started.connect(_fresh_g, app)
     with app.app_context():
         db.create_all()
         sync_library(app.config["CHALLENGES_DIR"])
@@ -73,6 +75,14 @@ def web_app(database_url):
         db.session.remove()
         db.drop_all()
         db.engine.dispose()
+
+
+def _fresh_g(sender, **extra) -> None:
+    """The fixture keeps one app context open so tests can use the database directly; requests
+    then share its ``g``. Production gives every request a fresh one: so do we, or the user
+    Flask-Login caches in ``g`` would follow one client's requests into another's."""
+    for name in list(vars(g)):
+        delattr(g, name)
 
 
 @pytest.fixture
@@ -89,14 +99,17 @@ def invite(web_app):
 
 @pytest.fixture
 def run_worker(web_app):
-    """Drain the grading queue with a real RQ worker in this process (burst mode)."""
+    """Drain the grading queue, then the verification queue, with a real RQ worker in this
+    process (burst mode), in the order the Procfile's worker serves them."""
     from rq import SimpleWorker
 
     from app.queue import grading_queue, redis_connection
+    from app.services.verification import verification_queue
 
     def drain() -> None:
         connection = redis_connection()
-        SimpleWorker([grading_queue(connection)], connection=connection).work(burst=True)
+        queues = [grading_queue(connection), verification_queue(connection)]
+        SimpleWorker(queues, connection=connection).work(burst=True)
 
     return drain
 

@@ -10,6 +10,7 @@ from grader.report import (
     describe_metric,
     rejected_report,
     validate_report,
+    with_reference,
 )
 
 
@@ -125,3 +126,71 @@ def test_schema_rejects_an_unknown_status(trivial_challenge):
     report["status"] = "passed"
     with pytest.raises(jsonschema.ValidationError):
         validate_report(report)
+
+
+def _sum_metric(value, **extra):
+    return {
+        "name": "sum",
+        "label": "sum of 0..9",
+        "value": value,
+        "unit": "",
+        "limit": 45,
+        "starter": 36,
+        "better": "higher",
+        **extra,
+    }
+
+
+def _report_with_sum_metric(trivial_challenge, value=45):
+    checks = [
+        _check(PASS_SUM, "passed", metrics=[_sum_metric(value)]),
+        _check(PASS_EMPTY, "passed"),
+    ]
+    return build_report(trivial_challenge, "hidden", RunOutcome("docker", "img", _record(checks)))
+
+
+def test_with_reference_sets_the_reference_and_redescribes_the_metric(trivial_challenge):
+    report = _report_with_sum_metric(trivial_challenge)
+    result = with_reference(report, {"sums-correctly": {"name": "sum", "value": 45.0, "unit": ""}})
+    metric = result["checks"][0]["metrics"][0]
+    assert metric["reference"] == 45.0
+    assert metric["summary"] == "sum of 0..9: 45 (at least 45; starter 36; reference 45)"
+    assert result["checks"][0]["evidence"] == [metric["summary"]]
+    validate_report(result)
+
+
+def test_with_reference_leaves_the_input_report_unchanged(trivial_challenge):
+    report = _report_with_sum_metric(trivial_challenge)
+    before = repr(report)
+    with_reference(report, {"sums-correctly": {"name": "sum", "value": 45.0, "unit": ""}})
+    assert repr(report) == before
+    assert report["checks"][0]["metrics"][0]["reference"] is None
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        {"name": "other-metric", "value": 45.0, "unit": ""},
+        {"name": "sum", "value": 45.0, "unit": "MB"},
+        {"name": "sum", "value": None, "unit": ""},
+        {"name": "sum", "value": float("nan"), "unit": ""},
+        {"name": "sum", "value": True, "unit": ""},
+        "45",
+    ],
+)
+def test_with_reference_ignores_references_that_do_not_match(trivial_challenge, reference):
+    report = _report_with_sum_metric(trivial_challenge)
+    result = with_reference(report, {"sums-correctly": reference})
+    assert result == report
+
+
+def test_with_reference_ignores_unknown_checks(trivial_challenge):
+    report = _report_with_sum_metric(trivial_challenge)
+    assert with_reference(report, {"no-such-check": {"name": "sum", "value": 1.0}}) == report
+
+
+def test_with_reference_without_a_name_applies_to_the_first_metric(trivial_challenge):
+    report = _report_with_sum_metric(trivial_challenge)
+    result = with_reference(report, {"sums-correctly": {"value": 44.5, "unit": ""}})
+    assert result["checks"][0]["metrics"][0]["reference"] == 44.5
+    assert result["checks"][0]["evidence"][0].endswith("reference 44.5)")

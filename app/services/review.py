@@ -1,0 +1,626 @@
+"""What interviewers see of an assessment: candidate statuses, best submissions, the report with
+reference values, diffs against the starter, timelines, comparisons, notes and exports.
+
+Only the candidate's own work counts here: regrades (``regrade_of_id`` set) are never a
+candidate's submission; they appear only beside their original in a timeline.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from functools import cached_property
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import (
+    UNFINISHED,
+    Assessment,
+    AssessmentItem,
+    ChallengeVersion,
+    Invite,
+    InviteState,
+    Note,
+    Submission,
+    User,
+    utcnow,
+)
+from grader.report import with_reference
+
+MAX_TIME_LIMIT_MINUTES = 600
+NOTE_MAX_CHARS = 5000
+
+
+class CandidateStatus(StrEnum):
+    NOT_STARTED = "not started"
+    IN_PROGRESS = "in progress"
+    SUBMITTED = "submitted"
+    GRADED = "graded"
+    EXPIRED = "expired"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+    @property
+    def css(self) -> str:
+        return self.value.replace(" ", "-")
+
+
+def candidate_status(
+    invite: Invite, *, grading: bool, now: datetime | None = None
+) -> CandidateStatus:
+    """Where a candidate stands. ``grading``: a submission (submit mode) is queued or running.
+
+    not started: the link is unused; expired: unused past its expiry; in progress: started and
+    the time is not up; submitted: finished or out of time, with a submission still grading;
+    graded: finished or out of time, nothing left to grade.
+    """
+    now = now or utcnow()
+    if invite.state == InviteState.PENDING:
+        return CandidateStatus.EXPIRED if invite.is_expired(now) else CandidateStatus.NOT_STARTED
+    if invite.state == InviteState.STARTED and invite.is_open(now):
+        return CandidateStatus.IN_PROGRESS
+    return CandidateStatus.SUBMITTED if grading else CandidateStatus.GRADED
+
+
+def invites_grading(invite_ids: Iterable[int]) -> set[int]:
+    """The invites (of ``invite_ids``) with a candidate submission still queued or running."""
+    ids = list(invite_ids)
+    if not ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(Submission.invite_id)
+            .where(
+                Submission.invite_id.in_(ids),
+                Submission.mode == "submit",
+                Submission.regrade_of_id.is_(None),
+                Submission.status.in_(list(UNFINISHED)),
+            )
+            .distinct()
+        )
+    )
+
+
+def statuses_of(invites: list[Invite], now: datetime | None = None) -> dict[int, CandidateStatus]:
+    grading = invites_grading(invite.id for invite in invites)
+    return {
+        invite.id: candidate_status(invite, grading=invite.id in grading, now=now)
+        for invite in invites
+    }
+
+
+@dataclass
+class DashboardRow:
+    assessment: Assessment
+    counts: dict[CandidateStatus, int]
+    invites: int
+
+
+def dashboard_rows(
+    assessments: list[Assessment], now: datetime | None = None
+) -> list[DashboardRow]:
+    """Each assessment with the number of its invites in each candidate status."""
+    ids = [assessment.id for assessment in assessments]
+    invites = (
+        list(db.session.scalars(select(Invite).where(Invite.assessment_id.in_(ids)))) if ids else []
+    )
+    statuses = statuses_of(invites, now)
+    counts: dict[int, Counter[CandidateStatus]] = defaultdict(Counter)
+    for invite in invites:
+        counts[invite.assessment_id][statuses[invite.id]] += 1
+    return [
+        DashboardRow(
+            assessment=assessment,
+            counts={status: counts[assessment.id][status] for status in CandidateStatus},
+            invites=sum(counts[assessment.id].values()),
+        )
+        for assessment in assessments
+    ]
+
+
+# ---- creating ---------------------------------------------------------------------------------
+
+
+def create_assessment(
+    title: str, time_limit_minutes: int, versions: list[ChallengeVersion], owner: User
+) -> Assessment:
+    """A new assessment of ``versions`` in that order (each pinned to that exact version)."""
+    assessment = Assessment(title=title, time_limit_minutes=time_limit_minutes, owner=owner)
+    for position, version in enumerate(versions):
+        assessment.items.append(AssessmentItem(challenge=version, position=position))
+    db.session.add(assessment)
+    db.session.commit()
+    return assessment
+
+
+def create_invite(assessment: Assessment, name: str, email: str | None) -> Invite:
+    days = current_app.config["INVITE_VALID_DAYS"]
+    invite = Invite(
+        assessment=assessment,
+        candidate_name=name,
+        candidate_email=email or None,
+        expires_at=utcnow() + timedelta(days=days),
+    )
+    db.session.add(invite)
+    db.session.commit()
+    return invite
+
+
+# ---- results per invite and challenge ---------------------------------------------------------
+
+
+def max_score_of(version: ChallengeVersion) -> int:
+    return sum(int(check["weight"]) for check in version.payload["spec"]["checks"])
+
+
+@dataclass
+class ChallengeResult:
+    """One candidate's work on one challenge: every run and submit, oldest first."""
+
+    version: ChallengeVersion
+    submissions: list[Submission] = field(default_factory=list)
+
+    @property
+    def submits(self) -> list[Submission]:
+        return [s for s in self.submissions if s.mode == "submit"]
+
+    @property
+    def runs(self) -> list[Submission]:
+        return [s for s in self.submissions if s.mode == "run"]
+
+    @cached_property
+    def best(self) -> Submission | None:
+        """The graded submit with the highest score; the latest of equals."""
+        scored = [s for s in self.submits if s.score is not None and s.is_finished]
+        return max(scored, key=lambda s: (s.score, s.created_at, s.id), default=None)
+
+    @property
+    def last(self) -> Submission | None:
+        return self.submits[-1] if self.submits else None
+
+    @property
+    def max_score(self) -> int:
+        best = self.best
+        if best is not None and best.max_score is not None:
+            return best.max_score
+        return max_score_of(self.version)
+
+    @property
+    def first_activity(self) -> datetime | None:
+        return self.submissions[0].created_at if self.submissions else None
+
+    @property
+    def time_to_best(self) -> timedelta | None:
+        """From the first run or submit of this challenge to the best submission."""
+        best, first = self.best, self.first_activity
+        return best.created_at - first if best is not None and first is not None else None
+
+
+def candidate_submissions(invite_ids: Iterable[int]) -> dict[tuple[int, int], list[Submission]]:
+    """(invite id, challenge version id) -> the candidate's runs and submits, oldest first."""
+    ids = list(invite_ids)
+    grouped: dict[tuple[int, int], list[Submission]] = defaultdict(list)
+    if not ids:
+        return grouped
+    query = (
+        select(Submission)
+        .where(Submission.invite_id.in_(ids), Submission.regrade_of_id.is_(None))
+        .order_by(Submission.created_at, Submission.id)
+    )
+    for submission in db.session.scalars(query):
+        grouped[(submission.invite_id, submission.challenge_version_id)].append(submission)
+    return grouped
+
+
+def results_of(
+    invite: Invite, grouped: dict[tuple[int, int], list[Submission]]
+) -> list[ChallengeResult]:
+    return [
+        ChallengeResult(item.challenge, grouped.get((invite.id, item.challenge.id), []))
+        for item in invite.assessment.items
+    ]
+
+
+def time_taken(invite: Invite, now: datetime | None = None) -> timedelta | None:
+    """Started to finished; while working, so far; out of time, the whole time limit."""
+    if invite.started_at is None:
+        return None
+    end = invite.finished_at
+    if end is None:
+        deadline = invite.deadline
+        end = min(now or utcnow(), deadline) if deadline else now or utcnow()
+    return max(timedelta(0), end - invite.started_at)
+
+
+@dataclass
+class InviteSummary:
+    invite: Invite
+    status: CandidateStatus
+    results: list[ChallengeResult]
+    time_taken: timedelta | None
+
+    @property
+    def score(self) -> int | None:
+        """The sum of the best submission's score per challenge; None before any is graded."""
+        bests = [r.best for r in self.results if r.best is not None]
+        return sum(b.score or 0 for b in bests) if bests else None
+
+    @property
+    def max_score(self) -> int:
+        return sum(r.max_score for r in self.results)
+
+    @property
+    def rating(self) -> int | None:
+        return current_rating(self.invite)
+
+    def result_for(self, version_id: int) -> ChallengeResult | None:
+        return next((r for r in self.results if r.version.id == version_id), None)
+
+
+def summaries_of(invites: list[Invite], now: datetime | None = None) -> list[InviteSummary]:
+    now = now or utcnow()
+    statuses = statuses_of(invites, now)
+    grouped = candidate_submissions(invite.id for invite in invites)
+    return [
+        InviteSummary(
+            invite=invite,
+            status=statuses[invite.id],
+            results=results_of(invite, grouped),
+            time_taken=time_taken(invite, now),
+        )
+        for invite in invites
+    ]
+
+
+def status_json(summary: InviteSummary) -> dict[str, Any]:
+    """What the assessment page's live refresh needs for one invite."""
+    status = summary.status
+    return {
+        "status": status.value,
+        "label": status.label,
+        "css": status.css,
+        "score": summary.score,
+        "max": summary.max_score,
+        "score_text": score_text(summary.score, summary.max_score),
+        "time_taken": format_duration(summary.time_taken),
+        "started": format_when(summary.invite.started_at),
+    }
+
+
+def score_text(score: int | None, max_score: int | None) -> str:
+    return f"{'—' if score is None else score}/{max_score if max_score is not None else '—'}"
+
+
+def format_when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+
+
+def format_duration(span: timedelta | None) -> str:
+    """'1 h 05 min', '12 min 30 s', '8.2 s'."""
+    if span is None:
+        return "—"
+    seconds = span.total_seconds()
+    if seconds < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+# ---- one submission in detail -----------------------------------------------------------------
+
+
+def interviewer_report(submission: Submission) -> dict[str, Any] | None:
+    """The full report (raw output and messages included) with the reference's measurements."""
+    if not submission.report:
+        return None
+    return with_reference(submission.report, submission.challenge.reference_metrics)
+
+
+def editable_paths(version: ChallengeVersion) -> list[str]:
+    return [entry["path"] for entry in version.payload["spec"]["files"] if entry.get("editable")]
+
+
+@dataclass
+class FileDiff:
+    path: str
+    lines: list[tuple[str, str]]  # (css class, text)
+    added: int = 0
+    removed: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.lines)
+
+
+def file_diffs(version: ChallengeVersion, files: dict[str, str]) -> list[FileDiff]:
+    """A unified diff of each editable file against the starter (empty when unchanged)."""
+    diffs = []
+    for path in editable_paths(version):
+        starter = version.payload["starter"].get(path, "")
+        mine = files.get(path, starter)
+        raw = difflib.unified_diff(
+            starter.splitlines(),
+            mine.splitlines(),
+            fromfile=f"starter/{path}",
+            tofile=f"candidate/{path}",
+            lineterm="",
+        )
+        diff = FileDiff(path=path, lines=[])
+        for line in raw:
+            if line.startswith(("---", "+++")):
+                css = "diff-file"
+            elif line.startswith("@@"):
+                css = "diff-hunk"
+            elif line.startswith("+"):
+                css, diff.added = "diff-add", diff.added + 1
+            elif line.startswith("-"):
+                css, diff.removed = "diff-del", diff.removed + 1
+            else:
+                css = "diff-context"
+            diff.lines.append((css, line))
+        diffs.append(diff)
+    return diffs
+
+
+@dataclass
+class TimelineEntry:
+    submission: Submission
+    regrades: list[Submission]
+
+    @property
+    def duration(self) -> timedelta | None:
+        s = self.submission
+        return s.finished_at - s.started_at if s.finished_at and s.started_at else None
+
+
+def timeline(submissions: list[Submission]) -> list[TimelineEntry]:
+    """Runs and submits in time order, each with the admins' regrades of it."""
+    ids = [s.id for s in submissions]
+    regrades: dict[int | None, list[Submission]] = defaultdict(list)
+    if ids:
+        query = (
+            select(Submission)
+            .where(Submission.regrade_of_id.in_(ids))
+            .order_by(Submission.created_at, Submission.id)
+        )
+        for regrade in db.session.scalars(query):
+            regrades[regrade.regrade_of_id].append(regrade)
+    ordered = sorted(submissions, key=lambda s: (s.created_at, s.id))
+    return [TimelineEntry(s, regrades.get(s.id, [])) for s in ordered]
+
+
+# ---- evidence charts --------------------------------------------------------------------------
+
+CHART_WIDTH = 460
+CHART_LABEL = 80
+CHART_VALUE = 120
+CHART_ROW = 22
+CHART_BAR = 14
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def format_number(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.4g}" + (f" {unit}" if unit else "")
+
+
+def evidence_chart(metric: dict[str, Any], reference_measured: bool) -> dict[str, Any]:
+    """Geometry of a horizontal bar chart (inline SVG, templates/review/_chart.html): the
+    candidate's value against the limit, the starter's and the reference solution's."""
+    better = metric.get("better", "lower")
+    unit = metric.get("unit", "")
+    value, limit = metric.get("value"), metric.get("limit")
+    if not _finite(value) or not _finite(limit):
+        verdict = "neutral"
+    elif (better == "lower" and value <= limit) or (better == "higher" and value >= limit):
+        verdict = "within"
+    else:
+        verdict = "outside"
+    reference = metric.get("reference")
+    reference_text = (
+        format_number(reference, unit)
+        if reference is not None
+        else ("not measured" if reference_measured else "not measured yet")
+    )
+    rows = [
+        ("candidate", value, f"bar-{verdict}", format_number(value, unit)),
+        ("limit" if better == "lower" else "at least", limit, "bar-limit", None),
+        ("starter", metric.get("starter"), "bar-starter", None),
+        ("reference", reference, "bar-reference", reference_text),
+    ]
+    numbers = [v for _, v, _, _ in rows if _finite(v)]
+    low, high = min([0.0, *numbers]), max([0.0, *numbers])
+    span = (high - low) or 1.0
+    plot = CHART_WIDTH - CHART_LABEL - CHART_VALUE
+
+    def x(v: float) -> float:
+        return round(CHART_LABEL + (v - low) / span * plot, 1)
+
+    zero = x(0.0)
+    drawn = []
+    for index, (label, v, css, text) in enumerate(rows):
+        finite = _finite(v)
+        start, end = (min(zero, x(v)), max(zero, x(v))) if finite else (zero, zero)
+        drawn.append(
+            {
+                "label": label,
+                "text": text if text is not None else format_number(v, unit),
+                "css": css,
+                "y": index * CHART_ROW + 4,
+                "x": start,
+                "width": max(end - start, 1.0) if finite else 0,
+                "text_x": (end if finite else zero) + 6,
+            }
+        )
+    return {
+        "width": CHART_WIDTH,
+        "height": len(rows) * CHART_ROW + 8,
+        "bar": CHART_BAR,
+        "zero": zero,
+        "label_x": CHART_LABEL - 8,
+        "limit_x": x(limit) if _finite(limit) else None,
+        "rows": drawn,
+        "verdict": verdict,
+        "better": better,
+        "title": metric.get("label") or metric.get("name", ""),
+        "summary": metric.get("summary", ""),
+    }
+
+
+# ---- notes ------------------------------------------------------------------------------------
+
+
+def add_note(invite: Invite, author: User, body: str, rating: int | None) -> Note:
+    note = Note(invite=invite, author=author, body=body, rating=rating)
+    db.session.add(note)
+    db.session.commit()
+    return note
+
+
+def current_rating(invite: Invite) -> int | None:
+    """The rating of the latest note that gave one."""
+    rated = [note for note in invite.notes if note.rating is not None]
+    latest = max(rated, key=lambda note: (note.created_at, note.id), default=None)
+    return latest.rating if latest else None
+
+
+# ---- comparing candidates ---------------------------------------------------------------------
+
+
+@dataclass
+class KeyMetric:
+    check_id: str
+    passed: bool
+    text: str
+
+
+def key_metrics(version: ChallengeVersion, submission: Submission | None) -> list[KeyMetric | None]:
+    """Per check of ``version``: the first measured value (or just the verdict), pass or fail;
+    None for a check the submission's report does not have."""
+    report = submission.report if submission is not None and submission.report else None
+    by_id = {check["id"]: check for check in (report or {}).get("checks", [])}
+    metrics: list[KeyMetric | None] = []
+    for spec_check in version.payload["spec"]["checks"]:
+        check = by_id.get(spec_check["id"])
+        if check is None:
+            metrics.append(None)
+            continue
+        first = check["metrics"][0] if check.get("metrics") else None
+        text = (
+            format_number(first.get("value"), first.get("unit", ""))
+            if first
+            else ("passed" if check["passed"] else "failed")
+        )
+        metrics.append(KeyMetric(check["id"], bool(check["passed"]), text))
+    return metrics
+
+
+# ---- export -----------------------------------------------------------------------------------
+
+EXPORT_COLUMNS = (
+    "candidate_name",
+    "candidate_email",
+    "invite_status",
+    "challenge",
+    "version",
+    "best_score",
+    "max_score",
+    "submitted_at",
+    "time_taken_seconds",
+    "assessment_seconds",
+    "submits",
+)
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def export_rows(assessment: Assessment, now: datetime | None = None) -> list[dict[str, Any]]:
+    """One row per invite and challenge. ``time_taken_seconds``: first run or submit of the
+    challenge to the best submission; ``assessment_seconds``: started to finished."""
+    rows = []
+    for summary in summaries_of(list(assessment.invites), now):
+        rating = summary.rating
+        taken = summary.time_taken
+        for result in summary.results:
+            best = result.best
+            checks = {c["id"]: None for c in result.version.payload["spec"]["checks"]}
+            if best is not None and best.report:
+                checks.update({c["id"]: bool(c["passed"]) for c in best.report["checks"]})
+            to_best = result.time_to_best
+            rows.append(
+                {
+                    "candidate_name": summary.invite.candidate_name,
+                    "candidate_email": summary.invite.candidate_email or "",
+                    "invite_status": summary.status,
+                    "challenge": result.version.slug,
+                    "version": result.version.version,
+                    "best_score": best.score if best is not None else None,
+                    "max_score": result.max_score,
+                    "submitted_at": best.created_at.isoformat() + "Z" if best else None,
+                    "time_taken_seconds": round(to_best.total_seconds()) if to_best else None,
+                    "assessment_seconds": round(taken.total_seconds()) if taken else None,
+                    "submits": len(result.submits),
+                    "checks": checks,
+                    "rating": rating,
+                }
+            )
+    return rows
+
+
+def export_csv(assessment: Assessment, now: datetime | None = None) -> str:
+    """The rows as CSV, one pass/fail column per check (``slug:check-id``). Text cells that a
+    spreadsheet would run as a formula are prefixed with a single quote."""
+    check_columns = [
+        (item.challenge.slug, check["id"])
+        for item in assessment.items
+        for check in item.challenge.payload["spec"]["checks"]
+    ]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [*EXPORT_COLUMNS, *(f"{slug}:{check_id}" for slug, check_id in check_columns), "rating"]
+    )
+    for row in export_rows(assessment, now):
+        verdicts = [
+            _verdict(row["checks"].get(check_id)) if slug == row["challenge"] else ""
+            for slug, check_id in check_columns
+        ]
+        cells = [*(row[column] for column in EXPORT_COLUMNS), *verdicts, row["rating"]]
+        writer.writerow([safe_cell(cell) for cell in cells])
+    return out.getvalue()
+
+
+def _verdict(passed: bool | None) -> str:
+    return "" if passed is None else ("pass" if passed else "fail")
+
+
+def safe_cell(value: object) -> object:
+    """A cell a spreadsheet shows as text, never runs (CSV formula injection)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def export_filename(assessment: Assessment, extension: str) -> str:
+    """``assessment-7-backend-hiring.csv``: only lowercase letters, digits and dashes."""
+    words = re.sub(r"[^a-z0-9]+", "-", assessment.title.lower()).strip("-")[:60].strip("-")
+    return f"assessment-{assessment.id}{'-' + words if words else ''}.{extension}"

@@ -1,0 +1,328 @@
+"""Staff log in and out: passwords, sessions and their expiry, safe redirects, CSRF, and the
+Redis-backed login rate limit."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+from sqlalchemy import select
+
+from app import create_app
+from app.auth import LOGIN_FAILED
+from app.extensions import db, limiter
+from app.models import User, utcnow
+from app.services.users import create_user, find_user, set_active, set_password
+
+from ..conftest import FIXTURE_CHALLENGES
+from .conftest import STAFF_PASSWORD, log_in
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+DASHBOARD = "/review/"
+ADMIN_EMAIL = "ada@example.com"
+
+
+def post_login(client, email: str, password: str, next_url: str | None = None):
+    query = {"next": next_url} if next_url is not None else None
+    return client.post("/login", query_string=query, data={"email": email, "password": password})
+
+
+def logged_in(client) -> bool:
+    """Whether the staff dashboard answers (rather than sending to the login page)."""
+    response = client.get(DASHBOARD)
+    if response.status_code == 200:
+        return True
+    assert response.status_code == 302 and response.location.startswith("/login")
+    return False
+
+
+@pytest.fixture
+def build_app(database_url):
+    """Build a full app on the test database with some settings changed, and one admin
+    (ADMIN_EMAIL). Unlike ``web_app``, no app context stays pushed while the test runs, so each
+    request gets its own ``g`` as in production (Flask-Login and Flask-WTF cache per-request
+    state there: the logged-in user, the CSRF token)."""
+    built = []
+
+    def build(**overrides):
+        # Flask-Limiter keeps the first key prefix it was initialised with on the shared
+        # extension, so each app here starts from none to get its own.
+        limiter._key_prefix = ""
+        app = create_app(
+            {
+                "TESTING": True,
+                "SQLALCHEMY_DATABASE_URI": database_url,
+                "REDIS_URL": REDIS_URL,
+                "CHALLENGES_DIR": FIXTURE_CHALLENGES,
+                "WTF_CSRF_ENABLED": False,
+                "RATELIMIT_ENABLED": False,
+                **overrides,
+            }
+        )
+        with app.app_context():
+            db.create_all()
+            create_user(ADMIN_EMAIL, "Ada", "admin", STAFF_PASSWORD)
+        built.append(app)
+        return app
+
+    yield build
+    for app in built:
+        with app.app_context():
+            db.session.remove()
+            db.drop_all()
+            db.engine.dispose()
+    limiter._key_prefix = ""
+
+
+def test_login_page_renders_the_form(client):
+    response = client.get("/login")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert 'name="email"' in html and 'name="password"' in html
+    assert 'type="password"' in html
+
+
+def test_right_password_logs_in_and_lands_on_the_dashboard(client, staff):
+    response = post_login(client, staff.interviewer.email, STAFF_PASSWORD)
+    assert response.status_code == 302
+    assert response.location == DASHBOARD
+    assert logged_in(client)
+
+
+def test_a_logged_in_user_visiting_the_login_page_goes_to_the_dashboard(client, staff):
+    log_in(client, staff.interviewer)
+    response = client.get("/login")
+    assert response.status_code == 302 and response.location == DASHBOARD
+
+
+def test_wrong_password_is_401_with_a_message_and_no_session(client, staff):
+    response = post_login(client, staff.interviewer.email, "not the password at all")
+    assert response.status_code == 401
+    assert LOGIN_FAILED in response.get_data(as_text=True)
+    with client.session_transaction() as session:
+        assert "_user_id" not in session
+    assert not logged_in(client)
+
+
+def test_unknown_email_gets_the_same_answer_as_a_wrong_password(client, staff):
+    response = post_login(client, "nobody@example.com", STAFF_PASSWORD)
+    assert response.status_code == 401
+    assert LOGIN_FAILED in response.get_data(as_text=True)
+
+
+def test_an_empty_form_is_400_with_field_errors(client, staff):
+    response = client.post("/login", data={"email": "", "password": ""})
+    assert response.status_code == 400
+    assert "field-error" in response.get_data(as_text=True)
+    assert not logged_in(client)
+
+
+def test_a_deactivated_user_cannot_log_in(client, staff):
+    set_active(staff.interviewer, False)
+    response = post_login(client, staff.interviewer.email, STAFF_PASSWORD)
+    assert response.status_code == 401
+    assert LOGIN_FAILED in response.get_data(as_text=True)
+    assert not logged_in(client)
+
+
+def test_deactivating_a_user_ends_their_open_session(build_app):
+    app = build_app()
+    client = app.test_client()
+    assert post_login(client, ADMIN_EMAIL, STAFF_PASSWORD).status_code == 302
+    assert logged_in(client)
+    with app.app_context():
+        set_active(find_user(ADMIN_EMAIL), False)
+    assert not logged_in(client)
+
+
+def test_emails_are_case_insensitive(client, staff):
+    response = post_login(client, "  IVY@Example.COM ", STAFF_PASSWORD)
+    assert response.status_code == 302
+    assert logged_in(client)
+
+
+def test_next_sends_back_to_a_same_site_path(client, staff):
+    response = post_login(client, staff.interviewer.email, STAFF_PASSWORD, next_url="/review/?x=1")
+    assert response.status_code == 302 and response.location == "/review/?x=1"
+
+
+def test_an_anonymous_visit_comes_back_to_the_page_after_login(client, staff):
+    bounced = client.get(DASHBOARD)
+    assert bounced.status_code == 302
+    login_url = bounced.location
+    assert login_url.startswith("/login?next=")
+    response = client.post(
+        login_url, data={"email": staff.interviewer.email, "password": STAFF_PASSWORD}
+    )
+    assert response.status_code == 302 and response.location == DASHBOARD
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "//evil.example/review/",
+        "https://evil.example",
+        "https://evil.example/review/",
+        "\\\\evil.example",
+        "/\t/evil.example",
+        "javascript:alert(1)",
+        "review/",
+    ],
+)
+def test_next_pointing_elsewhere_is_ignored(client, staff, target):
+    response = post_login(client, staff.interviewer.email, STAFF_PASSWORD, next_url=target)
+    assert response.status_code == 302
+    assert response.location == DASHBOARD
+
+
+@pytest.mark.parametrize("target", ["/\\evil.example", "/\\/evil.example", "/review/\\x"])
+def test_next_with_backslashes_stays_on_the_site(client, staff, target):
+    """Browsers read a backslash as a slash, so ``/\\evil.example`` sent as is would leave."""
+    response = post_login(client, staff.interviewer.email, STAFF_PASSWORD, next_url=target)
+    assert response.status_code == 302
+    as_a_browser_reads_it = urlsplit(response.location.replace("\\", "/"))
+    assert not as_a_browser_reads_it.scheme and not as_a_browser_reads_it.netloc
+    assert response.location.startswith("/") and not response.location.startswith("//")
+
+
+def test_logout_needs_a_post_and_ends_the_session(client, staff):
+    log_in(client, staff.interviewer)
+    assert client.get("/logout").status_code == 405
+    assert logged_in(client)
+
+    response = client.post("/logout")
+    assert response.status_code == 302 and response.location == "/login"
+    assert not logged_in(client)
+    with client.session_transaction() as session:
+        assert "_user_id" not in session and "login_at" not in session
+
+
+def test_logout_when_not_logged_in_sends_to_the_login_page(client):
+    response = client.post("/logout")
+    assert response.status_code == 302 and response.location.startswith("/login")
+
+
+@pytest.mark.parametrize(("hours_past_the_limit", "still_in"), [(-1, True), (1, False)])
+def test_sessions_end_after_the_maximum_age(build_app, hours_past_the_limit, still_in):
+    app = build_app()
+    client = app.test_client()
+    assert post_login(client, ADMIN_EMAIL, STAFF_PASSWORD).status_code == 302
+    max_hours = app.config["STAFF_SESSION_MAX_HOURS"]
+    with client.session_transaction() as session:
+        started = utcnow() - timedelta(hours=max_hours + hours_past_the_limit)
+        session["login_at"] = started.isoformat()
+    assert logged_in(client) is still_in
+
+
+@pytest.mark.parametrize("login_at", [None, "not a time"])
+def test_a_session_without_a_valid_login_time_is_not_logged_in(build_app, login_at):
+    client = build_app().test_client()
+    assert post_login(client, ADMIN_EMAIL, STAFF_PASSWORD).status_code == 302
+    assert logged_in(client)
+    with client.session_transaction() as session:
+        if login_at is None:
+            del session["login_at"]
+        else:
+            session["login_at"] = login_at
+    assert not logged_in(client)
+
+
+def test_the_session_cookie_expires_after_the_idle_lifetime(client, staff, web_app):
+    response = post_login(client, staff.interviewer.email, STAFF_PASSWORD)
+    [cookie] = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    match = re.search(r"Expires=([^;]+)", cookie)
+    assert match, cookie
+    expires = parsedate_to_datetime(match.group(1)).replace(tzinfo=None)
+    expected = utcnow() + web_app.config["PERMANENT_SESSION_LIFETIME"]
+    assert abs((expires - expected).total_seconds()) < 60
+
+
+def test_passwords_are_stored_as_scrypt_hashes(web_app, staff):
+    user = db.session.scalar(select(User).where(User.email == staff.admin.email))
+    set_password(user, "another long password")
+    for stored in db.session.scalars(select(User)):
+        assert stored.password_hash.startswith("scrypt:")
+        assert stored.password_hash not in (STAFF_PASSWORD, "another long password")
+        assert STAFF_PASSWORD not in stored.password_hash
+
+
+def csrf_token_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def test_with_csrf_on_a_login_without_token_is_400(build_app):
+    client = build_app(WTF_CSRF_ENABLED=True).test_client()
+    response = client.post("/login", data={"email": ADMIN_EMAIL, "password": STAFF_PASSWORD})
+    assert response.status_code == 400
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert not logged_in(client)
+
+    token = csrf_token_of(client.get("/login").get_data(as_text=True))
+    response = client.post(
+        "/login",
+        data={"email": ADMIN_EMAIL, "password": STAFF_PASSWORD, "csrf_token": token},
+    )
+    assert response.status_code == 302 and logged_in(client)
+
+
+def test_with_csrf_on_a_staff_post_without_token_is_refused(build_app):
+    client = build_app(WTF_CSRF_ENABLED=True).test_client()
+    token = csrf_token_of(client.get("/login").get_data(as_text=True))
+    client.post(
+        "/login",
+        data={"email": ADMIN_EMAIL, "password": STAFF_PASSWORD, "csrf_token": token},
+    )
+    assert logged_in(client)
+
+    assert client.post("/logout").status_code == 400
+    assert logged_in(client)
+
+    page = client.get(DASHBOARD).get_data(as_text=True)
+    response = client.post("/logout", data={"csrf_token": csrf_token_of(page)})
+    assert response.status_code == 302 and not logged_in(client)
+
+
+@pytest.fixture
+def rate_limit_prefix():
+    prefix = f"test-login-{uuid.uuid4().hex[:10]}"
+    yield prefix
+    connection = redis.Redis.from_url(REDIS_URL)
+    keys = list(connection.scan_iter(match=f"*{prefix}*"))
+    if keys:
+        connection.delete(*keys)
+
+
+def test_too_many_logins_get_a_friendly_429_counted_in_redis(build_app, rate_limit_prefix):
+    client = build_app(
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI=REDIS_URL,
+        RATELIMIT_KEY_PREFIX=rate_limit_prefix,
+        LOGIN_RATE_LIMIT="3 per minute",
+    ).test_client()
+    wrong = {"email": ADMIN_EMAIL, "password": "not the password at all"}
+
+    assert [client.post("/login", data=wrong).status_code for _ in range(3)] == [401] * 3
+    response = client.post("/login", data=wrong)
+
+    assert response.status_code == 429
+    html = response.get_data(as_text=True)
+    assert "Too many login attempts." in html and "Traceback" not in html
+    assert response.headers.get("Retry-After")
+    blocked = client.post("/login", data={"email": ADMIN_EMAIL, "password": STAFF_PASSWORD})
+    assert blocked.status_code == 429
+    assert client.get("/login").status_code == 200
+
+    keys = list(redis.Redis.from_url(REDIS_URL).scan_iter(match=f"*{rate_limit_prefix}*"))
+    assert keys, "the login limit is not counted in Redis"
+    assert any(b"auth.login" in key for key in keys)
