@@ -76,3 +76,14 @@ def _store(submission: Submission, report: dict) -> None:
     submission.max_score = report["max_score"]
     submission.finished_at = utcnow()
     db.session.commit()
+
+
+def verify_version(version_id: int, runs: int = 1) -> str:
+    """Verify one stored challenge version in the sandbox and keep the outcome on its row
+    (app/services/verification.py); returns the verification state."""
+    from app.services.verification import run_verification
+
+    if has_app_context():
+        return run_verification(version_id, runs)
+    with _app().app_context():
+        return run_verification(version_id, runs)

@@ -1,4 +1,6 @@
-"""`rq worker -w app.worker.GradingWorker`: an RQ worker that also runs the reconciler."""
+"""`rq worker -w app.worker.GradingWorker <queues>`: an RQ worker that also runs the reconciler.
+The Procfile starts it twice: `worker` for the grading queue, `verifier` for challenge
+verifications (and grading when there is nothing to verify)."""
 
 from __future__ import annotations
 
@@ -35,12 +37,14 @@ class GradingWorker(Worker):
 
 def _reconcile_once(app) -> None:
     from app.reconcile import reconcile
+    from app.services.verification import reconcile_verifications
 
     with app.app_context():
-        try:
-            reconcile()
-        except Exception:  # the reconciler must never take the worker down
-            app.logger.exception("reconciler failed")
+        for step in (reconcile, reconcile_verifications):
+            try:
+                step()
+            except Exception:  # the reconciler must never take the worker down
+                app.logger.exception("reconciler failed")
 
 
 def _reconcile_forever(app, stop: threading.Event) -> None:

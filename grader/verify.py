@@ -35,11 +35,16 @@ class CheckTally:
     runs: int = 0
     values: list[float] = field(default_factory=list)
     unit: str = ""
+    metric: str = ""  # the name of the check's first metric, whose values are kept
 
     @property
     def ok(self) -> bool:
         wanted = self.runs if self.expected == "pass" else 0
         return self.passes == wanted and self.runs > 0
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.values) if self.values else None
 
 
 @dataclass
@@ -124,6 +129,17 @@ def _tally(report: dict[str, Any], by_check: dict[str, CheckTally]) -> None:
         if check["metrics"] and check["metrics"][0]["value"] is not None:
             tally.values.append(check["metrics"][0]["value"])
             tally.unit = check["metrics"][0]["unit"]
+            tally.metric = check["metrics"][0]["name"]
+
+
+def median_metrics(result: Verification, subject: str) -> dict[str, dict[str, Any]]:
+    """Check id -> ``{"name", "value", "unit"}``: the median over the runs of the first metric
+    each check recorded for ``subject`` (e.g. "reference"); checks without one are left out."""
+    return {
+        tally.check_id: {"name": tally.metric, "value": tally.median, "unit": tally.unit}
+        for tally in result.tallies
+        if tally.subject == subject and tally.median is not None
+    }
 
 
 def render_table(result: Verification) -> str:

@@ -31,5 +31,5 @@ fi
 flask db upgrade
 flask sync
 flask demo --base-url "http://$HOST:$PORT"
-echo "run: Faultline on http://$HOST:$PORT (Ctrl-C stops the web app and the worker)"
-exec honcho start -f Procfile web worker
+echo "run: Faultline on http://$HOST:$PORT (staff log in at /login; Ctrl-C stops the web app and the workers)"
+exec honcho start -f Procfile web worker verifier

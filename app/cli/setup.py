@@ -13,13 +13,21 @@ from app.services.library import sync_library
 @click.command("sync")
 @with_appcontext
 def sync_command() -> None:
-    """Store every challenge folder's current version in the database."""
+    """Store every challenge folder's current version in the database, and queue a sandbox
+    verification for each version never verified (it measures the reference's figures)."""
+    from app.services.verification import request_missing_verifications
+
     result = sync_library(current_app.config["CHALLENGES_DIR"])
     for label in result.added:
         click.echo(f"added {label}")
     click.echo(f"{len(result.added)} added, {len(result.unchanged)} unchanged")
     for error in result.errors:
         click.secho(f"invalid, not synced: {error}", fg="red", err=True)
+    queued, problem = request_missing_verifications()
+    if queued:
+        click.echo(f"verification queued for {queued} version(s); a worker runs it")
+    if problem:
+        click.secho(f"warning: {problem} (run `flask sync` again later)", fg="yellow", err=True)
 
 
 @click.command("demo")

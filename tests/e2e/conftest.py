@@ -48,8 +48,8 @@ class Stack:
 
 
 def worker_queues(queue: str) -> list[str]:
-    """The queues a worker serves, in priority order (as the Procfile's worker does)."""
-    return [queue]
+    """One worker for the tests serves both of the Procfile's queues: grading first."""
+    return [queue, f"{queue}-verify"]
 
 
 @pytest.fixture

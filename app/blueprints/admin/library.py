@@ -1,13 +1,396 @@
-"""Admin: the challenge library (sync, upload, verify, preview, publish, retire)."""
+"""Admin: the challenge library (sync, upload, verify, preview, publish, retire, delete).
+
+Uploaded challenges are stored as drafts and verified in the sandbox by a worker; only a version
+whose verification passed can be published. Assessments and submissions keep the exact version
+they were made with, whatever happens to it later, so a version in use can be retired but never
+deleted.
+"""
 
 from __future__ import annotations
 
-from flask import render_template
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import groupby
+from typing import Any
+
+from flask import (
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy import distinct, func, select
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.blueprints.admin import bp
-from app.services.library import current_versions
+from app.blueprints.candidate import SECURITY_HEADERS
+from app.extensions import db
+from app.markdown import render_markdown
+from app.models import (
+    AssessmentItem,
+    ChallengeVersion,
+    Draft,
+    RegradeBatch,
+    Submission,
+    User,
+    VersionStatus,
+)
+from app.services import library as library_service
+from app.services import uploads, verification
+from app.services.verification import ACTIVE_STATES, VerificationBusy, VerificationUnavailable
+from app.views import http_error
+
+IN_USE = "it has submissions/assessments: retire it instead"
+
+
+@dataclass(frozen=True)
+class Usage:
+    assessments: int = 0
+    submissions: int = 0
+    other_references: int = 0  # editor drafts, regrade batches
+
+    @property
+    def in_use(self) -> bool:
+        return bool(self.assessments or self.submissions or self.other_references)
+
+
+@bp.app_template_filter("library_time")
+def library_time(iso: str | None) -> str:
+    """An ISO timestamp from a verification record as "2026-01-31 14:05:09 UTC"."""
+    if not iso:
+        return ""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _page(template: str, status: int = 200, **context: Any) -> Response:
+    """Render with the candidate pages' strict headers: these pages show uploaded Markdown."""
+    response = make_response(render_template(template, **context), status)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+# ---- the library --------------------------------------------------------------------------
 
 
 @bp.get("/library")
 def library():
-    return render_template("admin/library.html", versions=current_versions())
+    versions = db.session.scalars(
+        select(ChallengeVersion).order_by(
+            ChallengeVersion.slug, ChallengeVersion.version.desc(), ChallengeVersion.id.desc()
+        )
+    ).all()
+    usage = _usage()
+    challenges = [
+        {"slug": slug, "versions": list(group)}
+        for slug, group in groupby(versions, key=lambda v: v.slug)
+    ]
+    return _page(
+        "admin/library.html",
+        challenges=challenges,
+        usage=usage,
+        creators=_creators(versions),
+        summary=verification.summary,
+        publish_refusal=publish_refusal,
+        delete_refusal=delete_refusal,
+        no_usage=Usage(),
+    )
+
+
+@bp.post("/library/sync")
+def library_sync():
+    result = library_service.sync_library(current_app.config["CHALLENGES_DIR"])
+    flash(
+        f"Synced challenges/: {len(result.added)} added, {len(result.unchanged)} unchanged, "
+        f"{len(result.errors)} invalid."
+        + (f" Added: {', '.join(result.added)}." if result.added else ""),
+        "info",
+    )
+    for error in result.errors:
+        flash(f"Not synced: {error}", "error")
+    queued, problem = verification.request_missing_verifications()
+    if queued:
+        flash(f"Verification queued for {queued} version(s) never verified.", "info")
+    if problem:
+        flash(problem, "warning")
+    return redirect(url_for("admin.library"))
+
+
+# ---- upload -------------------------------------------------------------------------------
+
+
+@bp.get("/library/upload")
+def upload_form():
+    return _upload_page()
+
+
+@bp.post("/library/upload")
+def upload():
+    file = request.files.get("file")
+    if file is None:
+        return _upload_page("Choose a file to upload.", status=400)
+    try:
+        version = uploads.accept_upload(file.filename or "", file.stream, current_user)
+    except uploads.UploadRefused as refused:
+        return _upload_page(refused.message, refused.problems, status=refused.status)
+    flash(
+        f"Stored {version.slug} v{version.version} as a draft. It can be published once its "
+        "verification passes.",
+        "info",
+    )
+    try:
+        verification.request_verification(version, runs=1)
+    except (VerificationUnavailable, VerificationBusy) as exc:
+        flash(f"{exc} Use “Re-run verification” on this page.", "warning")
+    else:
+        flash("Verification is queued; this page shows its progress.", "info")
+    return redirect(url_for("admin.version", version_id=version.id))
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(error: RequestEntityTooLarge):
+    if request.endpoint == "admin.upload":
+        limit_mib = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) / (1024 * 1024)
+        return _upload_page(
+            f"That file is larger than the server accepts ({limit_mib:g} MiB per upload). "
+            "Zip the challenge folder, or leave out what the challenge does not need.",
+            status=413,
+        )
+    return http_error(error)
+
+
+def _upload_page(message: str | None = None, problems: list[str] | None = None, status: int = 200):
+    return _page(
+        "admin/upload.html",
+        status=status,
+        message=message,
+        problems=problems or [],
+        limits={
+            "yaml_mib": uploads.MAX_YAML_BYTES // uploads.MIB,
+            "request_mib": (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // uploads.MIB,
+            "entries": uploads.MAX_ZIP_ENTRIES,
+            "entry_mib": uploads.MAX_ZIP_ENTRY_BYTES // uploads.MIB,
+            "total_mib": uploads.MAX_ZIP_TOTAL_BYTES // uploads.MIB,
+            "ratio": uploads.MAX_COMPRESSION_RATIO,
+        },
+    )
+
+
+# ---- one version --------------------------------------------------------------------------
+
+
+@bp.get("/library/versions/<int:version_id>")
+def version(version_id: int):
+    return _version_page(db.get_or_404(ChallengeVersion, version_id))
+
+
+@bp.get("/library/versions/<int:version_id>/verification.json")
+def verification_json(version_id: int):
+    version = db.get_or_404(ChallengeVersion, version_id)
+    data = version.verification or {}
+    response = jsonify(
+        {
+            "state": data.get("state"),
+            "progress": data.get("progress"),
+            "runs": data.get("runs"),
+            "queued_at": data.get("queued_at"),
+            "started_at": data.get("started_at"),
+            "finished_at": data.get("finished_at"),
+            "summary": verification.summary(version.verification),
+            "active": data.get("state") in ACTIVE_STATES,
+        }
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/library/versions/<int:version_id>/verify")
+def reverify(version_id: int):
+    version = db.get_or_404(ChallengeVersion, version_id)
+    try:
+        runs = int(request.form.get("runs", "1"))
+    except ValueError:
+        runs = 0
+    if not 1 <= runs <= verification.MAX_RUNS:
+        return _version_page(
+            version, f"Runs must be a whole number from 1 to {verification.MAX_RUNS}.", 400
+        )
+    try:
+        verification.request_verification(version, runs=runs)
+    except VerificationBusy as exc:
+        return _version_page(version, str(exc), 409)
+    except VerificationUnavailable as exc:
+        return _version_page(version, str(exc), 503)
+    flash(f"Verification queued ({runs} run{'s' if runs != 1 else ''} per subject).", "info")
+    return redirect(url_for("admin.version", version_id=version.id))
+
+
+@bp.post("/library/versions/<int:version_id>/publish")
+def publish(version_id: int):
+    version = db.get_or_404(ChallengeVersion, version_id)
+    refusal = publish_refusal(version)
+    if refusal:
+        return _version_page(version, f"Not published: {refusal}.", 409)
+    library_service.publish(version)
+    db.session.commit()
+    flash(
+        f"Published {version.slug} v{version.version}: new assessments use it. Any previously "
+        "published version was retired; its assessments and submissions keep it.",
+        "info",
+    )
+    return redirect(url_for("admin.version", version_id=version.id))
+
+
+@bp.post("/library/versions/<int:version_id>/retire")
+def retire(version_id: int):
+    version = db.get_or_404(ChallengeVersion, version_id)
+    if version.status == VersionStatus.RETIRED:
+        return _version_page(version, "Not retired: it is already retired.", 409)
+    library_service.retire(version)
+    db.session.commit()
+    flash(
+        f"Retired {version.slug} v{version.version}: it is offered for new assessments no more; "
+        "existing assessments and submissions keep it.",
+        "info",
+    )
+    return redirect(url_for("admin.version", version_id=version.id))
+
+
+@bp.post("/library/versions/<int:version_id>/delete")
+def delete(version_id: int):
+    version = db.get_or_404(ChallengeVersion, version_id)
+    refusal = delete_refusal(version, _usage([version.id]).get(version.id, Usage()))
+    if refusal:
+        return _version_page(version, f"Not deleted: {refusal}.", 409)
+    label = f"{version.slug} v{version.version}"
+    db.session.delete(version)
+    db.session.commit()
+    flash(f"Deleted {label}.", "info")
+    return redirect(url_for("admin.library"))
+
+
+@bp.get("/library/versions/<int:version_id>/preview")
+def preview(version_id: int):
+    version = db.get_or_404(ChallengeVersion, version_id)
+    payload = version.payload
+    spec = payload["spec"]
+    return _page(
+        "admin/preview.html",
+        version=version,
+        spec=spec,
+        brief_html=render_markdown(payload["brief"]),
+        notes_html=render_markdown(payload["interviewer_notes"]),
+        files=[
+            {**entry, "content": payload["starter"].get(entry["path"], "")}
+            for entry in spec["files"]
+        ],
+        visible_tests=payload["visible_tests"],
+        hidden_tests=payload["hidden_tests"],
+        solution=payload["solution"],
+        fixes=payload.get("fixes", []),
+        limits=spec.get("limits", {}),
+    )
+
+
+def publish_refusal(version: ChallengeVersion) -> str | None:
+    """Why ``version`` cannot be published now, or None."""
+    if version.status == VersionStatus.PUBLISHED:
+        return "it is already published"
+    state = version.verification_state
+    if state == "passed":
+        return None
+    if state is None:
+        return "it has not been verified; run verification first"
+    if state in ACTIVE_STATES:
+        return f"its verification is still {state}; publish once it has passed"
+    if state == "failed":
+        return "its verification failed; fix the challenge and upload a new version"
+    return "its verification could not run; re-run it"
+
+
+def delete_refusal(version: ChallengeVersion, usage: Usage) -> str | None:
+    """Why ``version`` cannot be deleted, or None."""
+    if version.status == VersionStatus.PUBLISHED:
+        return "it is published; retire it first"
+    if usage.in_use:
+        return IN_USE
+    if version.verification_state in ACTIVE_STATES:
+        return "its verification is queued or running; wait for it to finish"
+    return None
+
+
+def _version_page(version: ChallengeVersion, error: str | None = None, status: int = 200):
+    usage = _usage([version.id]).get(version.id, Usage())
+    siblings = db.session.scalars(
+        select(ChallengeVersion)
+        .where(ChallengeVersion.slug == version.slug)
+        .order_by(ChallengeVersion.version.desc(), ChallengeVersion.id.desc())
+    ).all()
+    data = version.verification or {}
+    return _page(
+        "admin/version.html",
+        status=status,
+        error=error,
+        version=version,
+        spec=version.payload["spec"],
+        usage=usage,
+        siblings=siblings,
+        creator=db.session.get(User, version.created_by_id) if version.created_by_id else None,
+        verification=data,
+        summary=verification.summary(version.verification),
+        active=data.get("state") in ACTIVE_STATES,
+        publish_refusal=publish_refusal(version),
+        delete_refusal=delete_refusal(version, usage),
+        max_runs=verification.MAX_RUNS,
+    )
+
+
+def _usage(version_ids: list[int] | None = None) -> dict[int, Usage]:
+    """Version id -> what refers to it (every version, or only ``version_ids``)."""
+
+    def counts(column, counted) -> dict[int, int]:
+        query = select(column, counted).group_by(column)
+        if version_ids is not None:
+            query = query.where(column.in_(version_ids))
+        return dict(db.session.execute(query).tuples().all())
+
+    assessments = counts(
+        AssessmentItem.challenge_version_id, func.count(distinct(AssessmentItem.assessment_id))
+    )
+    submissions = counts(Submission.challenge_version_id, func.count(Submission.id))
+    others: dict[int, int] = {}
+    for column, counted in (
+        (Draft.challenge_version_id, func.count(Draft.id)),
+        (RegradeBatch.from_version_id, func.count(RegradeBatch.id)),
+        (RegradeBatch.to_version_id, func.count(RegradeBatch.id)),
+    ):
+        for version_id, count in counts(column, counted).items():
+            others[version_id] = others.get(version_id, 0) + count
+    ids = set(assessments) | set(submissions) | set(others)
+    return {
+        version_id: Usage(
+            assessments.get(version_id, 0),
+            submissions.get(version_id, 0),
+            others.get(version_id, 0),
+        )
+        for version_id in ids
+    }
+
+
+def _creators(versions: list[ChallengeVersion]) -> dict[int, User]:
+    ids = {v.created_by_id for v in versions if v.created_by_id is not None}
+    if not ids:
+        return {}
+    return {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(ids)))}
