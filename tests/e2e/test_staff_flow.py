@@ -42,6 +42,34 @@ def _log_in(page, expect, base: str, email: str) -> None:
     expect(page.locator("h1")).to_have_text("Assessments")
 
 
+def _verify_library_challenge(stack: Stack) -> None:
+    """What `flask sync` does on a deployment: queue a verification of the synced challenge,
+    which measures the reference solution's figures for the interviewer's charts."""
+    from app.services.library import current_versions
+    from app.services.verification import request_verification
+
+    with stack.app.app_context():
+        request_verification(current_versions()[0])
+        db.session.remove()
+
+
+def _wait_for_verification(stack: Stack, timeout_seconds: float = 240) -> None:
+    import time
+
+    from app.services.library import current_versions
+
+    deadline = time.monotonic() + timeout_seconds
+    with stack.app.app_context():
+        while time.monotonic() < deadline:
+            state = current_versions()[0].verification_state
+            if state in ("passed", "failed", "error"):
+                assert state == "passed", current_versions()[0].verification
+                return
+            db.session.remove()
+            time.sleep(1)
+    raise AssertionError("the library challenge's verification did not finish")
+
+
 def _fail_with_evidence(page, stack: Stack, name: str) -> None:
     page.screenshot(path=f"/tmp/faultline-e2e-{name}-failure.png", full_page=True)
     sys.stderr.write(stack.worker_log.read_text(errors="replace")[-4000:])
@@ -51,6 +79,7 @@ def test_interviewer_invites_reviews_notes_and_exports(stack, browser, tmp_path)
     from playwright.sync_api import expect
 
     _accounts(stack)
+    _verify_library_challenge(stack)
     base = stack.base
     problems: list[str] = []
     staff = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
@@ -109,13 +138,15 @@ def test_interviewer_invites_reviews_notes_and_exports(stack, browser, tmp_path)
         expect(row.locator(".candidate-status")).to_have_text("Graded", timeout=30_000)
         expect(row).to_contain_text("4/4")
 
-        # The review: the full report with evidence charts, the diff against the starter.
+        # The review: the full report with evidence charts (the candidate's figure against the
+        # starter's and the reference's), the diff against the starter.
+        _wait_for_verification(stack)
         row.get_by_role("link", name="Review").click()
         expect(page.locator("h1")).to_contain_text("Casey Candidate")
         section = page.locator("#challenge-trivial-sum")
         expect(section.locator(".check.passed")).to_have_count(2)
         expect(section.locator(".check.passed svg").first).to_be_visible()
-        expect(section.locator(".evidence").first).to_contain_text("starter 36")
+        expect(section.locator(".evidence").first).to_contain_text("starter 36; reference 45")
         expect(section.locator("pre.raw-output")).to_contain_text("passed")
         diff = section.locator("pre.diff")
         expect(diff).to_contain_text("+    return sum(items)")
@@ -146,3 +177,39 @@ def test_interviewer_invites_reviews_notes_and_exports(stack, browser, tmp_path)
         raise
     finally:
         staff.close()
+
+
+def test_admin_uploads_verifies_and_publishes_a_challenge(stack, browser):
+    from playwright.sync_api import expect
+
+    _accounts(stack)
+    base = stack.base
+    problems: list[str] = []
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    watch_for_errors(page, problems)
+    try:
+        _log_in(page, expect, base, "ada@example.com")
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Library").click()
+        page.get_by_role("link", name="Upload a challenge").click()
+        page.set_input_files("#upload-file", str(UPLOAD))
+        page.get_by_role("button", name="Upload and verify").click()
+
+        # A draft: verification runs in the sandbox and the page follows it live.
+        expect(page.locator("h1")).to_have_text("Inline sum is off by one")
+        expect(page.locator(".vstatus")).to_have_text("draft")
+        expect(page.locator("#verification-state")).to_have_text("passed", timeout=VERIFYING_MS)
+        page.screenshot(path="/tmp/faultline-verified.png", full_page=True)
+
+        page.get_by_role("button", name="Publish").click()
+        expect(page.locator(".vstatus")).to_have_text("published")
+
+        # Interviewers can now build assessments with it.
+        page.goto(f"{base}/review/assessments/new")
+        expect(page.locator(".challenge-picker")).to_contain_text("Inline sum is off by one")
+        assert problems == [], problems
+    except Exception:
+        _fail_with_evidence(page, stack, "admin")
+        raise
+    finally:
+        context.close()
