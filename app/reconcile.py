@@ -61,7 +61,7 @@ def reconcile() -> Reconciled:
         except RedisError:
             result.redis_down = True
             return result
-        if job is not None and _alive(job, stale_seconds):
+        if job is not None and job_alive(job, stale_seconds):
             continue
         if submission.attempts > INFRA_RETRIES:
             _fail(submission, "grading was interrupted repeatedly (worker lost)")
@@ -83,7 +83,7 @@ def reconcile() -> Reconciled:
     return result
 
 
-def _alive(job: Job, stale_seconds: float) -> bool:
+def job_alive(job: Job, stale_seconds: float) -> bool:
     """Waiting jobs are alive; a started job is alive while its worker keeps beating."""
     status = job.get_status()
     if status in WAITING:

@@ -7,12 +7,12 @@ script (app/static/js/candidate.js) with the CSRF token from base.html.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, url_for
 
 from app.blueprints.api import challenge_json, invite_json, submission_json
+from app.charts import evidence_chart
 from app.models import Invite, InviteState
 from app.services import candidates
 from app.services.candidates import Refused
@@ -142,7 +142,7 @@ def report(token: str, submission_id: int):
     if view is not None:
         for i, check in enumerate(view["checks"]):
             for j, metric in enumerate(check["metrics"]):
-                charts[(i, j)] = metric_chart(metric)
+                charts[(i, j)] = evidence_chart(metric)
     summary = submission_json(submission)
     return render_template(
         "candidate/report.html",
@@ -162,76 +162,3 @@ def _closed_message(invite: Invite) -> str | None:
     except Refused as refused:
         return refused.message
     return None
-
-
-def format_number(value: float | None, unit: str = "") -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:.4g}" + (f" {unit}" if unit else "")
-
-
-CHART_WIDTH = 420
-CHART_LABEL = 64
-CHART_VALUE = 96
-CHART_ROW = 22
-CHART_BAR = 14
-
-
-def metric_chart(metric: dict[str, Any]) -> dict[str, Any]:
-    """Geometry for a small horizontal bar chart: the candidate's value, the limit, the starter.
-
-    Plain numbers for an inline SVG (templates/candidate/_chart.html); no chart library.
-    """
-    better = metric.get("better", "lower")
-    value, limit, starter = metric.get("value"), metric.get("limit"), metric.get("starter")
-    if value is None or limit is None:
-        verdict = "neutral"
-    elif (better == "lower" and value <= limit) or (better == "higher" and value >= limit):
-        verdict = "within"
-    else:
-        verdict = "outside"
-    rows = [
-        ("you", value, f"bar-{verdict}"),
-        ("limit" if better == "lower" else "at least", limit, "bar-limit"),
-        ("starter", starter, "bar-starter"),
-    ]
-    numbers = [
-        v for _, v, _ in rows if v is not None and isinstance(v, int | float) and math.isfinite(v)
-    ]
-    low = min([0.0, *numbers])
-    high = max([0.0, *numbers])
-    span = (high - low) or 1.0
-    plot = CHART_WIDTH - CHART_LABEL - CHART_VALUE
-
-    def x(v: float) -> float:
-        return round(CHART_LABEL + (v - low) / span * plot, 1)
-
-    zero = x(0.0)
-    drawn = []
-    for index, (label, v, css) in enumerate(rows):
-        finite = v is not None and math.isfinite(v)
-        start, end = (min(zero, x(v)), max(zero, x(v))) if finite else (zero, zero)
-        drawn.append(
-            {
-                "label": label,
-                "text": format_number(v, metric.get("unit", "")),
-                "css": css,
-                "y": index * CHART_ROW + 4,
-                "x": start,
-                "width": max(end - start, 1.0) if finite else 0,
-                "text_x": (end if finite else zero) + 6,
-            }
-        )
-    return {
-        "width": CHART_WIDTH,
-        "height": len(rows) * CHART_ROW + 8,
-        "bar": CHART_BAR,
-        "row": CHART_ROW,
-        "zero": zero,
-        "label_x": CHART_LABEL - 8,
-        "limit_x": x(limit) if limit is not None and math.isfinite(limit) else None,
-        "rows": drawn,
-        "verdict": verdict,
-        "title": metric.get("label") or metric.get("name", ""),
-        "summary": metric.get("summary", ""),
-    }

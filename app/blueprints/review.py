@@ -37,6 +37,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 from app.access import assessment_or_404, invite_or_404, visible_assessments
 from app.auth import staff_required
 from app.blueprints.candidate import SECURITY_HEADERS
+from app.charts import evidence_chart
 from app.extensions import db
 from app.markdown import render_markdown
 from app.models import Assessment, ChallengeVersion, Invite, Submission
@@ -301,7 +302,9 @@ def _challenge_section(
     charts = {}
     for i, check in enumerate((report or {}).get("checks", [])):
         for j, metric in enumerate(check.get("metrics", [])):
-            charts[(i, j)] = review.evidence_chart(metric, measured)
+            charts[(i, j)] = evidence_chart(
+                metric, subject="candidate", with_reference=True, reference_measured=measured
+            )
     # Nothing run or submitted yet: the autosaved draft (or the starter).
     files = shown.files if shown is not None else draft_files(invite, version)
     return {

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -23,6 +22,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
+from app.charts import format_number
 from app.extensions import db
 from app.models import (
     UNFINISHED,
@@ -401,88 +401,6 @@ def timeline(submissions: list[Submission]) -> list[TimelineEntry]:
             regrades[regrade.regrade_of_id].append(regrade)
     ordered = sorted(submissions, key=lambda s: (s.created_at, s.id))
     return [TimelineEntry(s, regrades.get(s.id, [])) for s in ordered]
-
-
-# ---- evidence charts --------------------------------------------------------------------------
-
-CHART_WIDTH = 460
-CHART_LABEL = 80
-CHART_VALUE = 120
-CHART_ROW = 22
-CHART_BAR = 14
-
-
-def _finite(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def format_number(value: float | None, unit: str = "") -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:.4g}" + (f" {unit}" if unit else "")
-
-
-def evidence_chart(metric: dict[str, Any], reference_measured: bool) -> dict[str, Any]:
-    """Geometry of a horizontal bar chart (inline SVG, templates/review/_chart.html): the
-    candidate's value against the limit, the starter's and the reference solution's."""
-    better = metric.get("better", "lower")
-    unit = metric.get("unit", "")
-    value, limit = metric.get("value"), metric.get("limit")
-    if not _finite(value) or not _finite(limit):
-        verdict = "neutral"
-    elif (better == "lower" and value <= limit) or (better == "higher" and value >= limit):
-        verdict = "within"
-    else:
-        verdict = "outside"
-    reference = metric.get("reference")
-    reference_text = (
-        format_number(reference, unit)
-        if reference is not None
-        else ("not measured" if reference_measured else "not measured yet")
-    )
-    rows = [
-        ("candidate", value, f"bar-{verdict}", format_number(value, unit)),
-        ("limit" if better == "lower" else "at least", limit, "bar-limit", None),
-        ("starter", metric.get("starter"), "bar-starter", None),
-        ("reference", reference, "bar-reference", reference_text),
-    ]
-    numbers = [v for _, v, _, _ in rows if _finite(v)]
-    low, high = min([0.0, *numbers]), max([0.0, *numbers])
-    span = (high - low) or 1.0
-    plot = CHART_WIDTH - CHART_LABEL - CHART_VALUE
-
-    def x(v: float) -> float:
-        return round(CHART_LABEL + (v - low) / span * plot, 1)
-
-    zero = x(0.0)
-    drawn = []
-    for index, (label, v, css, text) in enumerate(rows):
-        finite = _finite(v)
-        start, end = (min(zero, x(v)), max(zero, x(v))) if finite else (zero, zero)
-        drawn.append(
-            {
-                "label": label,
-                "text": text if text is not None else format_number(v, unit),
-                "css": css,
-                "y": index * CHART_ROW + 4,
-                "x": start,
-                "width": max(end - start, 1.0) if finite else 0,
-                "text_x": (end if finite else zero) + 6,
-            }
-        )
-    return {
-        "width": CHART_WIDTH,
-        "height": len(rows) * CHART_ROW + 8,
-        "bar": CHART_BAR,
-        "zero": zero,
-        "label_x": CHART_LABEL - 8,
-        "limit_x": x(limit) if _finite(limit) else None,
-        "rows": drawn,
-        "verdict": verdict,
-        "better": better,
-        "title": metric.get("label") or metric.get("name", ""),
-        "summary": metric.get("summary", ""),
-    }
 
 
 # ---- notes ------------------------------------------------------------------------------------

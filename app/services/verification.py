@@ -29,7 +29,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
 from rq.exceptions import DuplicateJobError, NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import Job
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -37,6 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.extensions import db
 from app.models import ChallengeVersion, VersionSource
 from app.queue import redis_connection
+from app.reconcile import job_alive
 from grader.sandbox import SandboxUnavailable, choose_sandbox
 from grader.spec import challenge_from_payload
 from grader.verify import (
@@ -56,7 +57,6 @@ JOB_TIMEOUT_MARGIN_SECONDS = 120
 MAX_RUNS = 5
 RESULT_TTL_SECONDS = 3600
 FAILURE_TTL_SECONDS = 7 * 24 * 3600
-WAITING = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
 
 class VerificationUnavailable(RuntimeError):
@@ -100,7 +100,7 @@ def request_verification(version: ChallengeVersion, runs: int = 1) -> None:
         connection = redis_connection()
         old_job = _fetch_job(job_id, connection)
         if old_job is not None:
-            if _job_alive(old_job, current_app.config["RECONCILE_STALE_SECONDS"]):
+            if job_alive(old_job, current_app.config["RECONCILE_STALE_SECONDS"]):
                 raise VerificationBusy("Verification of this version is already queued or running.")
             old_job.delete()
         version.verification = {"state": "queued", "runs": runs, "queued_at": _now_iso()}
@@ -254,7 +254,7 @@ def reconcile_verifications() -> int:
         lost = []
         for version in unfinished:
             job = _fetch_job(job_id_for_version(version.id), connection)
-            if job is not None and _job_alive(job, stale_seconds):
+            if job is not None and job_alive(job, stale_seconds):
                 continue
             if job is None and _age_seconds(version.verification.get("queued_at")) < stale_seconds:
                 continue  # just requested: its job is being enqueued right now
@@ -308,21 +308,6 @@ def _fetch_job(job_id: str, connection: Redis) -> Job | None:
         return Job.fetch(job_id, connection=connection)
     except NoSuchJobError:
         return None
-
-
-def _job_alive(job: Job, stale_seconds: float) -> bool:
-    """Waiting, or started on a worker that beat within ``stale_seconds``."""
-    status = job.get_status()
-    if status in WAITING:
-        return True
-    if status != JobStatus.STARTED:
-        return False
-    beat = job.last_heartbeat or job.started_at
-    if beat is None:
-        return True
-    if beat.tzinfo is None:
-        beat = beat.replace(tzinfo=UTC)
-    return (datetime.now(UTC) - beat).total_seconds() < stale_seconds
 
 
 def _now_iso() -> str:
