@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 bp = Blueprint("home", __name__)
+
+# Every page: nothing loads from anywhere but this server (uploaded Markdown cannot pull in
+# scripts), and a page that shows an invite token cannot leak it to other sites by Referer.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
 
 ERROR_TITLES = {
     400: "Bad request",
@@ -50,6 +64,13 @@ def http_error(error: HTTPException):
     return render_template("error.html", title=title, message=message, code=code), code
 
 
+def security_headers(response: Response) -> Response:
+    if request.endpoint != "static":
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+    return response
+
+
 def init_app(app: Flask) -> None:
     from app.blueprints import admin, api, candidate, review
 
@@ -58,5 +79,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(candidate.bp)
     app.register_blueprint(review.bp)
     app.register_blueprint(admin.bp)
+    app.after_request(security_headers)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(InternalServerError, http_error)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, url_for
 
 from app.blueprints.api import challenge_json, invite_json, submission_json
 from app.charts import evidence_chart
@@ -30,27 +30,6 @@ STATUS_LABELS = {
     "rejected": "Rejected",
     "infra_error": "Infrastructure problem",
 }
-
-# A page that can show an invite's token must not leak it to other sites (links in a brief),
-# and loads nothing from anywhere but this server.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-        "form-action 'self'; frame-ancestors 'none'"
-    ),
-    "Referrer-Policy": "same-origin",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-}
-
-
-@bp.after_request
-def _security_headers(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
 
 
 @bp.errorhandler(Refused)

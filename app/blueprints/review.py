@@ -36,7 +36,6 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 
 from app.access import assessment_or_404, invite_or_404, visible_assessments
 from app.auth import staff_required
-from app.blueprints.candidate import SECURITY_HEADERS
 from app.charts import evidence_chart
 from app.extensions import db
 from app.markdown import render_markdown
@@ -48,13 +47,6 @@ from app.services.library import current_versions
 from app.services.similarity import flags_for_invite
 
 bp = Blueprint("review", __name__, url_prefix="/review")
-
-
-@bp.after_request
-def _security_headers(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
 
 
 @bp.context_processor

@@ -177,6 +177,13 @@ def _verdict(response) -> str:
     return {401: "login", 403: "forbidden", 404: "hidden"}.get(response.status_code, "allowed")
 
 
+def _locked_down(response) -> bool:
+    """Pages load nothing from elsewhere (uploaded Markdown cannot pull in a script) and
+    cannot be framed."""
+    policy = response.headers.get("Content-Security-Policy", "")
+    return "script-src 'self'" in policy and response.headers.get("X-Frame-Options") == "DENY"
+
+
 def _ordered_routes(app: Flask) -> list[tuple[Rule, str]]:
     """GETs first, then POSTs, and the ones that end something (finishing an assessment,
     logging out) last, so no request changes what a later one may see."""
@@ -234,6 +241,8 @@ def test_every_route_answers_each_visitor_as_the_design_allows(web_app, staff, w
                         f"{method} {rule.rule} as {visitor} on {target}: got {verdict} "
                         f"({response.status_code}), expected {expected}"
                     )
+                elif response.mimetype == "text/html" and not _locked_down(response):
+                    failures.append(f"{method} {rule.rule}: a page without the security headers")
     assert {"review.dashboard", "admin.library", "api.submit", "auth.login"} <= checked
     assert not failures, "\n".join(failures)
 

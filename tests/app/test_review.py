@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from app.blueprints.candidate import SECURITY_HEADERS
+from app.views import SECURITY_HEADERS
 from app.extensions import db
 from app.models import (
     Assessment,

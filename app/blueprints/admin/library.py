@@ -29,7 +29,6 @@ from sqlalchemy import distinct, func, select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.blueprints.admin import bp
-from app.blueprints.candidate import SECURITY_HEADERS
 from app.extensions import db
 from app.markdown import render_markdown
 from app.models import (
@@ -75,11 +74,7 @@ def library_time(iso: str | None) -> str:
 
 
 def _page(template: str, status: int = 200, **context: Any) -> Response:
-    """Render with the candidate pages' strict headers: these pages show uploaded Markdown."""
-    response = make_response(render_template(template, **context), status)
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
+    return make_response(render_template(template, **context), status)
 
 
 # ---- the library --------------------------------------------------------------------------
