@@ -121,6 +121,24 @@ def dashboard():
     return render_template("review/dashboard.html", rows=review.dashboard_rows(assessments))
 
 
+@bp.get("/status.json")
+@staff_required
+def dashboard_status():
+    """The dashboard's counts, polled by staff.js so the page stays live."""
+    assessments = list(db.session.scalars(visible_assessments(current_user)))
+    return jsonify(
+        {
+            "assessments": {
+                str(row.assessment.id): {
+                    "invites": row.invites,
+                    **{status.css: row.counts[status] for status in review.CandidateStatus},
+                }
+                for row in review.dashboard_rows(assessments)
+            }
+        }
+    )
+
+
 @bp.route("/assessments/new", methods=["GET", "POST"])
 @staff_required
 def new_assessment():

@@ -14,7 +14,6 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from app.views import SECURITY_HEADERS
 from app.extensions import db
 from app.models import (
     Assessment,
@@ -28,6 +27,7 @@ from app.models import (
 )
 from app.services import candidates
 from app.services.library import store_version, sync_library
+from app.views import SECURITY_HEADERS
 from grader.grading import grade
 from grader.spec import load_challenge
 
@@ -440,13 +440,20 @@ def test_dashboard_and_status_json_show_each_candidate_status(client, staff, own
     log_in(client, staff.interviewer)
 
     dashboard = _text(client.get("/review/"))
-    counts = dict(re.findall(r'status-count" data-status="([a-z-]+)">(\d+)<', dashboard))
+    counts = dict(re.findall(r'status-count" data-status="([a-z-]+)"[^>]*>(\d+)<', dashboard))
     assert counts == {
         "not-started": "1",
         "expired": "1",
         "in-progress": "1",
         "submitted": "1",
         "graded": "2",
+    }
+    live = client.get("/review/status.json").get_json()["assessments"]
+    assert live == {
+        str(assessment.id): {
+            "invites": 6,
+            **{status: int(count) for status, count in counts.items()},
+        }
     }
 
     data = client.get(f"/review/assessments/{assessment.id}/status.json").get_json()["invites"]
