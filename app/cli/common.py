@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask import current_app
 
-from app.library import Library, load_library
+from app.challenge_folders import Library, load_library
 from grader.sandbox import Sandbox, SandboxUnavailable, choose_sandbox
 
 

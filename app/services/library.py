@@ -7,8 +7,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from app.challenge_folders import load_library
 from app.extensions import db
-from app.library import load_library
 from app.models import ChallengeVersion, User, VersionSource, VersionStatus, utcnow
 from grader.spec import Challenge, challenge_to_payload
 
