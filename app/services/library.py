@@ -25,9 +25,9 @@ def sync_library(root: Path) -> SyncResult:
     result = SyncResult(errors=[str(e) for e in library.errors])
     for challenge in library.challenges:
         if store_version(challenge):
-            result.added.append(challenge.version_label)
+            result.added.append(f"{challenge.id} {challenge.version_label}")
         else:
-            result.unchanged.append(challenge.version_label)
+            result.unchanged.append(f"{challenge.id} {challenge.version_label}")
     db.session.commit()
     return result
 
