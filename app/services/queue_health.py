@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import current_app
 from redis.exceptions import RedisError
-from rq import Worker
+from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import (
@@ -27,6 +27,7 @@ from sqlalchemy.orm import selectinload
 from app.extensions import db
 from app.models import Submission, SubmissionStatus, utcnow
 from app.queue import enqueue_submission, grading_queue, job_id_for, redis_connection
+from app.services.verification import verification_queue
 
 FAILED_STATUSES = (
     SubmissionStatus.ERROR,
@@ -82,6 +83,7 @@ class RedisHealth:
     answers: bool
     problem: str | None = None
     registries: dict[str, int] = field(default_factory=dict)
+    verification_registries: dict[str, int] = field(default_factory=dict)
     workers: list[WorkerInfo] = field(default_factory=list)
     failed_jobs: list[FailedJob] = field(default_factory=list)
 
@@ -150,27 +152,37 @@ def submission_counts(now: datetime) -> SubmissionCounts:
 
 
 def redis_health() -> RedisHealth:
-    """Registries, workers and failed jobs of the grading queue; read only (no cleanup)."""
+    """Registries of the grading and the verification queue, the workers serving either, and
+    the grading queue's failed jobs; read only (no cleanup)."""
     try:
         connection = redis_connection()
         queue = grading_queue(connection)
-        registries = {
-            "queued": queue.count,
-            "started": StartedJobRegistry(queue=queue).get_job_count(cleanup=False),
-            "failed": FailedJobRegistry(queue=queue).get_job_count(cleanup=False),
-            "scheduled": ScheduledJobRegistry(queue=queue).get_job_count(cleanup=False),
-            "deferred": DeferredJobRegistry(queue=queue).get_job_count(cleanup=False),
+        verifications = verification_queue(connection)
+        workers = {
+            worker.name: _worker_info(worker)
+            for served in (queue, verifications)
+            for worker in Worker.all(queue=served)
         }
-        workers = [_worker_info(worker) for worker in Worker.all(queue=queue)]
-        failed_jobs = _failed_jobs(queue)
+        health = RedisHealth(
+            answers=True,
+            registries=_registries(queue),
+            verification_registries=_registries(verifications),
+            workers=sorted(workers.values(), key=lambda w: w.name),
+            failed_jobs=_failed_jobs(queue),
+        )
     except RedisError as exc:
         return RedisHealth(answers=False, problem=str(exc) or exc.__class__.__name__)
-    return RedisHealth(
-        answers=True,
-        registries=registries,
-        workers=sorted(workers, key=lambda w: w.name),
-        failed_jobs=failed_jobs,
-    )
+    return health
+
+
+def _registries(queue: Queue) -> dict[str, int]:
+    return {
+        "queued": queue.count,
+        "started": StartedJobRegistry(queue=queue).get_job_count(cleanup=False),
+        "failed": FailedJobRegistry(queue=queue).get_job_count(cleanup=False),
+        "scheduled": ScheduledJobRegistry(queue=queue).get_job_count(cleanup=False),
+        "deferred": DeferredJobRegistry(queue=queue).get_job_count(cleanup=False),
+    }
 
 
 def _worker_info(worker: Worker) -> WorkerInfo:

@@ -80,6 +80,26 @@ def test_counts_come_from_the_rows_and_the_registries_from_redis(client, staff, 
     assert "data-redis-down hidden" in page
 
 
+def test_waiting_verifications_and_the_verifier_are_shown_beside_grading(client, staff, web_app):
+    from app.services.verification import request_verification, verification_queue
+
+    request_verification(current_versions()[0])
+    connection = redis_connection()
+    verifier = Worker([verification_queue(connection)], connection=connection, name="verifier-t")
+    verifier.register_birth()
+    try:
+        log_in(client, staff.admin)
+        redis = client.get("/admin/queue.json").get_json()["redis"]
+        assert redis["verification_registries"]["queued"] == 1
+        assert redis["registries"]["queued"] == 0
+        assert [w["name"] for w in redis["workers"]] == ["verifier-t"]
+        page = client.get("/admin/queue").get_data(as_text=True)
+        assert 'data-field="redis.verification_registries.queued">1<' in page
+    finally:
+        verifier.register_death()
+        verification_queue(connection).delete(delete_jobs=True)
+
+
 def test_workers_listening_on_the_queue_are_listed(client, staff, web_app):
     connection = redis_connection()
     worker = Worker([grading_queue(connection)], connection=connection, name="ops-test-worker")
