@@ -6,6 +6,7 @@ Interviewers see the assessments they own; admins see everything.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
@@ -29,10 +30,11 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
 from app.extensions import db, limiter, login_manager
 from app.models import Role, User, utcnow
+from app.services.users import MIN_PASSWORD_LENGTH, set_password
 
 bp = Blueprint("auth", __name__)
 
@@ -82,6 +84,39 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+class PasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=1024)]
+    )
+    new_password = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)],
+    )
+    confirm = PasswordField(
+        "New password again",
+        validators=[DataRequired(), EqualTo("new_password", message="The two entries differ.")],
+    )
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Staff change their own password; every other session of theirs ends with the old one."""
+    form = PasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        if current_user.check_password(form.current_password.data):
+            set_password(current_user, form.new_password.data)
+            login_user(current_user, remember=False)  # this session goes on with the new key
+            flash("Your password is changed; your other sessions are logged out.", "success")
+            return redirect(home_for(current_user))
+        form.current_password.errors.append("That is not your current password.")
+        status = 400
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/password.html", form=form), status
+
+
 def home_for(user: User) -> str:
     return url_for("review.dashboard")
 
@@ -97,12 +132,15 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
+def _load_user(session_id: str) -> User | None:
+    user_id, _, key = session_id.partition(":")
     if not user_id.isdigit():
         return None
     user = db.session.get(User, int(user_id))
     if user is None or not user.active or _session_too_old():
         return None
+    if not hmac.compare_digest(key, user.session_key):
+        return None  # the password changed since this session logged in
     return user
 
 

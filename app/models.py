@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -249,6 +250,14 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login: deactivated accounts cannot log in
         return self.active
+
+    @property
+    def session_key(self) -> str:
+        """Changes with the password, so a new password ends every session of the old one."""
+        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:20]
+
+    def get_id(self) -> str:  # Flask-Login: what the session remembers
+        return f"{self.id}:{self.session_key}"
 
     @property
     def is_admin(self) -> bool:

@@ -140,6 +140,62 @@ def test_deactivating_a_user_ends_their_open_session(build_app):
     assert not logged_in(client)
 
 
+def test_a_new_password_ends_the_sessions_of_the_old_one(build_app):
+    """An admin's reset (or `flask users set-password`) logs the account out everywhere."""
+    app = build_app()
+    client = app.test_client()
+    assert post_login(client, ADMIN_EMAIL, STAFF_PASSWORD).status_code == 302
+    with app.app_context():
+        set_password(find_user(ADMIN_EMAIL), "a brand new password")
+    assert not logged_in(client)
+    assert post_login(client, ADMIN_EMAIL, "a brand new password").status_code == 302
+
+
+NEW_PASSWORD = "another long password"
+
+
+def _change(client, current: str, new: str = NEW_PASSWORD, confirm: str | None = None):
+    data = {"current_password": current, "new_password": new, "confirm": confirm or new}
+    return client.post("/account/password", data=data)
+
+
+def test_staff_change_their_own_password_and_other_sessions_end(build_app):
+    app = build_app()
+    here, elsewhere = app.test_client(), app.test_client()
+    for client in (here, elsewhere):
+        assert post_login(client, ADMIN_EMAIL, STAFF_PASSWORD).status_code == 302
+    assert "Change your password" in here.get("/account/password").get_data(as_text=True)
+
+    response = _change(here, STAFF_PASSWORD)
+    assert response.status_code == 302 and response.location == DASHBOARD
+    assert logged_in(here)
+    assert not logged_in(elsewhere)
+    assert post_login(elsewhere, ADMIN_EMAIL, STAFF_PASSWORD).status_code == 401
+    assert post_login(elsewhere, ADMIN_EMAIL, NEW_PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "confirm", "message"),
+    [
+        ("not my password at all", NEW_PASSWORD, None, "That is not your current password."),
+        (STAFF_PASSWORD, "short", None, "at least 12"),
+        (STAFF_PASSWORD, NEW_PASSWORD, "a different entry!!", "The two entries differ."),
+    ],
+)
+def test_a_refused_password_change_says_why_and_changes_nothing(
+    build_app, current, new, confirm, message
+):
+    app = build_app()
+    client = app.test_client()
+    assert post_login(client, ADMIN_EMAIL, STAFF_PASSWORD).status_code == 302
+    response = _change(client, current, new, confirm)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert logged_in(client)
+    with app.app_context():
+        assert find_user(ADMIN_EMAIL).check_password(STAFF_PASSWORD)
+
+
 def test_emails_are_case_insensitive(client, staff):
     response = post_login(client, "  IVY@Example.COM ", STAFF_PASSWORD)
     assert response.status_code == 302

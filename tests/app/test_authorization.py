@@ -37,7 +37,7 @@ AUDIENCES = {
     "admin": "admin",
 }
 # Endpoints whose audience differs from their blueprint's.
-ENDPOINT_AUDIENCES = {"auth.logout": "logged_in"}
+ENDPOINT_AUDIENCES = {"auth.logout": "logged_in", "auth.change_password": "logged_in"}
 
 # Where the login guard sends an anonymous visitor (logging out also ends on /login, plainly).
 LOGIN_REDIRECT = "/login?next="
