@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Flask,
+    Response,
     abort,
     current_app,
     flash,
@@ -29,6 +30,8 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
@@ -41,6 +44,10 @@ bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 LOGIN_FAILED = "Wrong email or password, or the account is deactivated."
+TOO_MANY_ATTEMPTS = (
+    "Too many failed attempts from your address. Wait a minute, then try again "
+    "(an admin can reset a forgotten password)."
+)
 
 
 class LoginForm(FlaskForm):
@@ -52,11 +59,22 @@ def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def _failed(response: Response) -> bool:
+    """Only failed attempts count against the limit: staff who log in often are never
+    locked out, someone guessing passwords is."""
+    return response.status_code != 302
+
+
+password_guard = limiter.limit(
+    _login_limit, methods=["POST"], deduct_when=_failed, error_message=TOO_MANY_ATTEMPTS
+)
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"], error_message="Too many login attempts.")
+@password_guard
 def login():
     if current_user.is_authenticated:
-        return redirect(home_for(current_user))
+        return redirect(safe_next(request.args.get("next")) or home_for(current_user))
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
@@ -67,7 +85,7 @@ def login():
             session.permanent = True
             login_user(user, remember=False)
             session["login_at"] = utcnow().isoformat()
-            return redirect(_safe_next(request.args.get("next")) or home_for(user))
+            return redirect(safe_next(request.args.get("next")) or home_for(user))
         flash(LOGIN_FAILED, "error")
         status = 401
     elif request.method == "POST":
@@ -100,18 +118,23 @@ class PasswordForm(FlaskForm):
 
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
+@password_guard
 def change_password():
     """Staff change their own password; every other session of theirs ends with the old one."""
     form = PasswordForm()
     status = 200
     if form.validate_on_submit():
-        if current_user.check_password(form.current_password.data):
+        if not current_user.check_password(form.current_password.data):
+            form.current_password.errors.append("That is not your current password.")
+            status = 400
+        elif current_user.check_password(form.new_password.data):
+            form.new_password.errors.append("Choose a password different from the current one.")
+            status = 400
+        else:
             set_password(current_user, form.new_password.data)
             login_user(current_user, remember=False)  # this session goes on with the new key
             flash("Your password is changed; your other sessions are logged out.", "success")
             return redirect(home_for(current_user))
-        form.current_password.errors.append("That is not your current password.")
-        status = 400
     elif request.method == "POST":
         status = 400
     return render_template("auth/password.html", form=form), status
@@ -121,12 +144,19 @@ def home_for(user: User) -> str:
     return url_for("review.dashboard")
 
 
-def _safe_next(target: str | None) -> str | None:
-    """Only same-site paths: a login link must not bounce anyone to another site."""
-    if not target:
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a page of this site that answers GET, else None: a link must not
+    bounce anyone to another site, nor land them on a form action such as /logout."""
+    if not target or any(ord(c) < 32 or ord(c) == 127 for c in target) or "\\" in target:
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    try:
+        current_app.url_map.bind("localhost").match(parts.path, method="GET")
+    except RequestRedirect:
+        pass  # e.g. a missing trailing slash: the page exists
+    except HTTPException:
         return None
     return target
 

@@ -37,9 +37,15 @@ class Config:
     )
     STAFF_SESSION_MAX_HOURS = int(os.environ.get("FAULTLINE_SESSION_MAX_HOURS", "24"))
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", REDIS_URL)
+    # Deployments sharing one Redis keep their login counters apart, as their queues.
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", f"faultline-{GRADING_QUEUE}")
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
+    # Failed logins (and failed password changes) per client address.
     LOGIN_RATE_LIMIT = os.environ.get("FAULTLINE_LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
+    # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host. With 0 (the
+    # default) those headers are ignored, and every client behind a proxy shares its address.
+    PROXY_HOPS = int(os.environ.get("FAULTLINE_PROXY_HOPS", "0"))
     # Dotted path of a callable(invite, url) that sends an invitation (e.g. by email);
     # empty: interviewers copy the link themselves. See app/services/invitations.py.
     INVITE_SENDER = os.environ.get("FAULTLINE_INVITE_SENDER", "")

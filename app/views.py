@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, jsonify, render_template, request
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from app.auth import safe_next
 
 bp = Blueprint("home", __name__)
 
@@ -44,7 +59,7 @@ def index():
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/")
+    return request.path.startswith("/api/") or request.path.endswith(".json")
 
 
 def http_error(error: HTTPException):
@@ -64,6 +79,44 @@ def http_error(error: HTTPException):
     return render_template("error.html", title=title, message=message, code=code), code
 
 
+SESSION_ENDED = (
+    "Your session has ended (you were logged out, or the page was open too long), so the "
+    "form could not be sent. Log in again, then send it again."
+)
+
+
+def csrf_error(error: CSRFError):
+    """A form sent without a valid CSRF token: almost always an expired session or a page
+    left open across a logout. Say so, offer the way back, and show what was typed."""
+    if _wants_json():
+        return jsonify({"error": "The page's security token has expired: reload the page."}), 400
+    if request.endpoint == "auth.logout" and not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))  # logged out already (another tab, expiry)
+    typed = [
+        (name, value)
+        for name, value in request.form.items(multi=True)
+        if name != "csrf_token" and "password" not in name and value.strip()
+    ]
+    page = render_template(
+        "error.html",
+        title="Your session has ended",
+        message=SESSION_ENDED,
+        login_url=url_for("auth.login", next=safe_next(_same_site_referrer())),
+        typed=typed,
+        code=400,
+    )
+    return page, 400
+
+
+def _same_site_referrer() -> str | None:
+    if not request.referrer:
+        return None
+    parts = urlsplit(request.referrer)
+    if parts.netloc != request.host:
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
 def security_headers(response: Response) -> Response:
     if request.endpoint != "static":
         for name, value in SECURITY_HEADERS.items():
@@ -80,5 +133,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(review.bp)
     app.register_blueprint(admin.bp)
     app.after_request(security_headers)
+    app.register_error_handler(CSRFError, csrf_error)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(InternalServerError, http_error)

@@ -188,6 +188,16 @@ def test_a_password_reset_shows_a_one_time_password_and_the_old_one_stops_workin
     assert _login_works(client.application, staff.interviewer.email, password)
 
 
+def test_an_admin_is_pointed_to_change_password_for_their_own_account(client, staff):
+    """A reset of one's own password would end one's own session without warning."""
+    log_in(client, staff.admin)
+    response = client.post(f"/admin/users/{staff.admin.id}/password", follow_redirects=True)
+    assert response.status_code == 200
+    assert "use Change password" in response.get_data(as_text=True)
+    assert _login_works(client.application, staff.admin.email, STAFF_PASSWORD)
+    assert client.get("/admin/users").status_code == 200  # still logged in
+
+
 def test_changes_need_a_valid_choice_and_post(client, staff):
     log_in(client, staff.admin)
     bad_role = client.post(

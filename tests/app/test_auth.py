@@ -14,7 +14,7 @@ import redis
 from sqlalchemy import select
 
 from app import create_app
-from app.auth import LOGIN_FAILED
+from app.auth import LOGIN_FAILED, TOO_MANY_ATTEMPTS
 from app.extensions import db, limiter
 from app.models import User, utcnow
 from app.services.users import create_user, find_user, set_active, set_password
@@ -373,7 +373,7 @@ def test_too_many_logins_get_a_friendly_429_counted_in_redis(build_app, rate_lim
 
     assert response.status_code == 429
     html = response.get_data(as_text=True)
-    assert "Too many login attempts." in html and "Traceback" not in html
+    assert TOO_MANY_ATTEMPTS in html and "Traceback" not in html
     assert response.headers.get("Retry-After")
     blocked = client.post("/login", data={"email": ADMIN_EMAIL, "password": STAFF_PASSWORD})
     assert blocked.status_code == 429
@@ -382,3 +382,92 @@ def test_too_many_logins_get_a_friendly_429_counted_in_redis(build_app, rate_lim
     keys = list(redis.Redis.from_url(REDIS_URL).scan_iter(match=f"*{rate_limit_prefix}*"))
     assert keys, "the login limit is not counted in Redis"
     assert any(b"auth.login" in key for key in keys)
+
+
+def test_only_failed_logins_count_against_the_limit(build_app, rate_limit_prefix):
+    """Staff who log in often are never locked out; someone guessing is."""
+    app = build_app(
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI=REDIS_URL,
+        RATELIMIT_KEY_PREFIX=rate_limit_prefix,
+        LOGIN_RATE_LIMIT="3 per minute",
+    )
+    for _ in range(5):
+        client = app.test_client()
+        assert post_login(client, ADMIN_EMAIL, STAFF_PASSWORD).status_code == 302
+    client = app.test_client()
+    statuses = [post_login(client, ADMIN_EMAIL, "a wrong guess!!").status_code for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]
+
+
+def test_failed_password_changes_count_against_the_limit(build_app, rate_limit_prefix):
+    app = build_app(
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI=REDIS_URL,
+        RATELIMIT_KEY_PREFIX=rate_limit_prefix,
+        LOGIN_RATE_LIMIT="3 per minute",
+    )
+    client = app.test_client()
+    assert post_login(client, ADMIN_EMAIL, STAFF_PASSWORD).status_code == 302
+    guesses = [_change(client, f"guess number {n}!!").status_code for n in range(4)]
+    assert guesses == [400, 400, 400, 429]
+
+
+def test_the_same_password_again_is_not_a_change(build_app):
+    client = build_app().test_client()
+    assert post_login(client, ADMIN_EMAIL, STAFF_PASSWORD).status_code == 302
+    response = _change(client, STAFF_PASSWORD, STAFF_PASSWORD)
+    assert response.status_code == 400
+    assert "Choose a password different from the current one." in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("target", ["/review/%0d%0aX:1", "/review/\r\nSet-Cookie:x=1", "/logout"])
+def test_next_with_control_characters_or_a_form_action_lands_on_the_dashboard(
+    client, staff, target
+):
+    response = post_login(client, staff.interviewer.email, STAFF_PASSWORD, next_url=target)
+    assert response.status_code == 302 and response.location == DASHBOARD
+
+
+def test_a_logged_in_visit_to_the_login_page_follows_next(client, staff):
+    log_in(client, staff.admin)
+    response = client.get("/login", query_string={"next": "/admin/users"})
+    assert response.status_code == 302 and response.location == "/admin/users"
+
+
+def test_a_form_sent_after_the_session_ended_says_so_and_shows_what_was_typed(build_app):
+    app = build_app(WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    token = csrf_token_of(client.get("/login").get_data(as_text=True))
+    client.post(
+        "/login", data={"email": ADMIN_EMAIL, "password": STAFF_PASSWORD, "csrf_token": token}
+    )
+    page = client.get("/review/assessments/new").get_data(as_text=True)
+    form = {"csrf_token": csrf_token_of(page), "title": "Backend <onsite>", "challenges": "1"}
+    client.delete_cookie(app.config["SESSION_COOKIE_NAME"])  # the session ended meanwhile
+
+    response = client.post(
+        "/review/assessments/new",
+        data=form,
+        headers={"Referer": "http://localhost/review/assessments/new"},
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Your session has ended" in html and "CSRF" not in html
+    assert 'href="/login?next=/review/assessments/new"' in html
+    assert "Backend &lt;onsite&gt;" in html  # what was typed, escaped
+    assert csrf_token_of(page) not in html
+
+
+def test_logging_out_of_an_ended_session_just_shows_the_login_page(build_app):
+    client = build_app(WTF_CSRF_ENABLED=True).test_client()
+    response = client.post("/logout", data={"csrf_token": "stale"})
+    assert response.status_code == 302 and response.location == "/login"
+
+
+def test_json_routes_answer_errors_in_json(client, staff):
+    log_in(client, staff.interviewer)
+    forbidden = client.get("/admin/queue.json")
+    assert forbidden.status_code == 403 and forbidden.is_json
+    missing = client.get("/review/assessments/999/status.json")
+    assert missing.status_code == 404 and missing.is_json

@@ -141,6 +141,13 @@ def user_set_role(user_id: int):
 @bp.post("/users/<int:user_id>/password")
 def user_reset_password(user_id: int):
     user = db.get_or_404(User, user_id)
+    if user.id == current_user.id:
+        flash(
+            "To change your own password use Change password (click your name in the top bar): "
+            "a reset here would log you out.",
+            "warning",
+        )
+        return redirect(url_for("admin.users"))
     password = generate_password()
     set_password(user, password)
     return (
