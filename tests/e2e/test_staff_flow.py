@@ -201,6 +201,7 @@ def test_admin_uploads_verifies_and_publishes_a_challenge(stack, browser):
         expect(page.locator("#verification-state")).to_have_text("passed", timeout=VERIFYING_MS)
         page.screenshot(path="/tmp/faultline-verified.png", full_page=True)
 
+        page.once("dialog", lambda dialog: dialog.accept())  # "Publish inline-sum v1 ...?"
         page.get_by_role("button", name="Publish").click()
         expect(page.locator(".vstatus")).to_have_text("published")
 
