@@ -6,6 +6,7 @@ assessments (anything else is a 404) and an admin reaches all of them.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import (
@@ -47,6 +48,8 @@ from app.services.library import current_versions
 from app.services.similarity import flags_for_invite
 
 bp = Blueprint("review", __name__, url_prefix="/review")
+
+MAX_ROW_ID = 2**31 - 1  # ids are 32-bit integers: a larger one names no row (PostgreSQL refuses it)
 
 
 @bp.context_processor
@@ -282,13 +285,16 @@ def _candidate_page(invite: Invite, note_form: NoteForm, status: int = 200):
 
 
 def _selected_submission(invite: Invite) -> Submission | None:
-    """The submission named by ?submission=<id>; it must be of this invite (else 404)."""
-    submission_id = request.args.get("submission", type=int)
-    if submission_id is None:
+    """The submission named by ?submission=<id>. Any value that is not the id of a submission
+    of this invite (not a whole number, unknown, someone else's) is a 404."""
+    raw = request.args.get("submission")
+    if raw is None:
         return None
-    submission = db.session.get(Submission, submission_id)
+    if not re.fullmatch(r"[0-9]{1,18}", raw) or int(raw) > MAX_ROW_ID:
+        abort(404, description="No such submission.")
+    submission = db.session.get(Submission, int(raw))
     if submission is None or submission.invite_id != invite.id:
-        abort(404)
+        abort(404, description="No such submission.")
     return submission
 
 
@@ -315,11 +321,12 @@ def _challenge_section(
             charts[(i, j)] = evidence_chart(
                 metric, subject="candidate", with_reference=True, reference_measured=measured
             )
-    # Nothing run or submitted yet: the autosaved draft (or the starter).
+    # Nothing run or submitted yet: the autosaved draft, or the starter before any is saved.
     files = shown.files if shown is not None else draft_files(invite, version)
     return {
         "result": result,
         "shown": shown,
+        "draft_saved": shown is None and review.has_draft(invite, version),
         "why": why,
         "report": report,
         "charts": charts,
@@ -360,10 +367,10 @@ def compare(assessment_id: int, slug: str):
 @staff_required
 def export_csv(assessment_id: int):
     assessment = assessment_or_404(current_user, assessment_id)
-    return _attachment(
+    return Response(
         review.export_csv(assessment),
-        "text/csv; charset=utf-8",
-        review.export_filename(assessment, "csv"),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": review.content_disposition(assessment, "csv")},
     )
 
 
@@ -384,15 +391,5 @@ def export_json(assessment_id: int):
         "rows": review.export_rows(assessment),
     }
     response = jsonify(body)
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="{review.export_filename(assessment, "json")}"'
-    )
+    response.headers["Content-Disposition"] = review.content_disposition(assessment, "json")
     return response
-
-
-def _attachment(text: str, mimetype: str, filename: str) -> Response:
-    return Response(
-        text,
-        content_type=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )

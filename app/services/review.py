@@ -11,13 +11,15 @@ import csv
 import difflib
 import io
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
+from urllib.parse import quote
 
 from flask import current_app
 from sqlalchemy import select
@@ -29,6 +31,7 @@ from app.models import (
     Assessment,
     AssessmentItem,
     ChallengeVersion,
+    Draft,
     Invite,
     InviteState,
     Note,
@@ -304,17 +307,29 @@ def score_text(score: int | None, max_score: int | None) -> str:
     return f"{'—' if score is None else score}/{max_score if max_score is not None else '—'}"
 
 
-def format_when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+def format_when(moment: datetime | str | None) -> str:
+    """'2026-11-25 13:08 UTC'. Naive datetimes are UTC (as the database stores them); a string
+    is an ISO 8601 timestamp (as reports carry them), shown as it is if it is not one."""
+    if moment is None:
+        return "—"
+    if isinstance(moment, str):
+        try:
+            moment = datetime.fromisoformat(moment)
+        except ValueError:
+            return moment
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def format_duration(span: timedelta | None) -> str:
-    """'1 h 05 min', '12 min 30 s', '8.2 s'."""
+    """'1 h 05 min', '12 min 30 s', '8.2 s', '3 s', '0 s'."""
     if span is None:
         return "—"
     seconds = span.total_seconds()
     if seconds < 60:
-        return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+        text = f"{seconds:.1f}" if seconds < 10 else f"{seconds:.0f}"
+        return f"{text.removesuffix('.0')} s"
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
@@ -380,15 +395,18 @@ def file_diffs(version: ChallengeVersion, files: dict[str, str]) -> list[FileDif
 class TimelineEntry:
     submission: Submission
     regrades: list[Submission]
+    number: int  # 1, 2, 3 ...: the run or submit's place in this challenge, oldest first
 
     @property
     def duration(self) -> timedelta | None:
         s = self.submission
-        return s.finished_at - s.started_at if s.finished_at and s.started_at else None
+        if s.finished_at is None or s.started_at is None:
+            return None
+        return s.finished_at - s.started_at
 
 
 def timeline(submissions: list[Submission]) -> list[TimelineEntry]:
-    """Runs and submits in time order, each with the admins' regrades of it."""
+    """Runs and submits in time order, numbered, each with the admins' regrades of it."""
     ids = [s.id for s in submissions]
     regrades: dict[int | None, list[Submission]] = defaultdict(list)
     if ids:
@@ -400,7 +418,18 @@ def timeline(submissions: list[Submission]) -> list[TimelineEntry]:
         for regrade in db.session.scalars(query):
             regrades[regrade.regrade_of_id].append(regrade)
     ordered = sorted(submissions, key=lambda s: (s.created_at, s.id))
-    return [TimelineEntry(s, regrades.get(s.id, [])) for s in ordered]
+    return [
+        TimelineEntry(s, regrades.get(s.id, []), number)
+        for number, s in enumerate(ordered, start=1)
+    ]
+
+
+def has_draft(invite: Invite, version: ChallengeVersion) -> bool:
+    """Whether the editor has autosaved anything of ``version`` for ``invite``."""
+    query = select(Draft.id).where(
+        Draft.invite_id == invite.id, Draft.challenge_version_id == version.id
+    )
+    return db.session.scalar(query) is not None
 
 
 # ---- notes ------------------------------------------------------------------------------------
@@ -481,7 +510,6 @@ def export_rows(assessment: Assessment, now: datetime | None = None) -> list[dic
             checks = {c["id"]: None for c in result.version.payload["spec"]["checks"]}
             if best is not None and best.report:
                 checks.update({c["id"]: bool(c["passed"]) for c in best.report["checks"]})
-            to_best = result.time_to_best
             rows.append(
                 {
                     "candidate_name": summary.invite.candidate_name,
@@ -491,15 +519,19 @@ def export_rows(assessment: Assessment, now: datetime | None = None) -> list[dic
                     "version": result.version.version,
                     "best_score": best.score if best is not None else None,
                     "max_score": result.max_score,
-                    "submitted_at": best.created_at.isoformat() + "Z" if best else None,
-                    "time_taken_seconds": round(to_best.total_seconds()) if to_best else None,
-                    "assessment_seconds": round(taken.total_seconds()) if taken else None,
+                    "submitted_at": best.created_at.isoformat() + "Z" if best is not None else None,
+                    "time_taken_seconds": _seconds(result.time_to_best),
+                    "assessment_seconds": _seconds(taken),
                     "submits": len(result.submits),
                     "checks": checks,
                     "rating": rating,
                 }
             )
     return rows
+
+
+def _seconds(span: timedelta | None) -> int | None:
+    return round(span.total_seconds()) if span is not None else None
 
 
 def export_csv(assessment: Assessment, now: datetime | None = None) -> str:
@@ -538,7 +570,21 @@ def safe_cell(value: object) -> object:
     return value
 
 
-def export_filename(assessment: Assessment, extension: str) -> str:
-    """``assessment-7-backend-hiring.csv``: only lowercase letters, digits and dashes."""
-    words = re.sub(r"[^a-z0-9]+", "-", assessment.title.lower()).strip("-")[:60].strip("-")
+def export_filename(assessment: Assessment, extension: str, *, ascii_only: bool = False) -> str:
+    """``assessment-7-backend-hiring.csv``: the title's letters and digits, lowercased, dashes
+    between. ``ascii_only``: accents dropped and other non-ASCII letters left out (``Über`` ->
+    ``uber``, ``日本`` -> nothing), for clients that do not read ``filename*``."""
+    title = unicodedata.normalize("NFKD" if ascii_only else "NFC", assessment.title.lower())
+    if ascii_only:
+        title = title.encode("ascii", "ignore").decode("ascii")
+    words = re.sub(r"[\W_]+", "-", title).strip("-")[:60].strip("-")
     return f"assessment-{assessment.id}{'-' + words if words else ''}.{extension}"
+
+
+def content_disposition(assessment: Assessment, extension: str) -> str:
+    """An attachment header naming the export: an ASCII ``filename`` for old clients and the
+    full name as ``filename*`` (RFC 6266, RFC 5987). Neither can carry a quote, slash or line
+    break: the names hold letters, digits, dashes and the dot before the extension only."""
+    fallback = export_filename(assessment, extension, ascii_only=True)
+    full = quote(export_filename(assessment, extension), safe="")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{full}"

@@ -307,6 +307,24 @@ def test_publishing_a_new_version_retires_the_old_one_and_old_assessments_keep_i
     assert again.status_code == 409 and "it is already published" in text(again)
 
 
+def test_publish_asks_first_naming_the_version_it_replaces(admin_client, staff):
+    new = draft(staff, inline_sum(id="trivial-sum", version=2))
+    lone = draft(staff)
+    for version in (new, lone):
+        version.verification = {"state": "passed", "runs": 1}
+    db.session.commit()
+    replaces = "Publish trivial-sum v2? It replaces v1 for new assessments."
+    first = "Publish inline-sum v1 for new assessments?"
+    publish_form = '<form method="post" action="/admin/library/versions/{}/publish" class="inline"'
+
+    library = text(admin_client.get("/admin/library"))
+    assert f'{publish_form.format(new.id)} data-library-confirm="{replaces}">' in library
+    assert f'{publish_form.format(lone.id)} data-library-confirm="{first}">' in library
+    for version, question in ((new, replaces), (lone, first)):
+        page = text(admin_client.get(f"/admin/library/versions/{version.id}"))
+        assert f'{publish_form.format(version.id)} data-library-confirm="{question}">' in page
+
+
 def test_retire_takes_a_version_off_new_assessments(admin_client):
     version = trivial_sum()
     response = admin_client.post(f"/admin/library/versions/{version.id}/retire")

@@ -8,7 +8,7 @@ import csv
 import io
 import re
 import shutil
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -25,7 +25,7 @@ from app.models import (
     VersionSource,
     utcnow,
 )
-from app.services import candidates
+from app.services import candidates, review
 from app.services.library import store_version, sync_library
 from app.views import SECURITY_HEADERS
 from grader.grading import grade
@@ -559,14 +559,18 @@ def test_timeline_lists_every_run_and_submit_with_regrades_beside_their_original
     _begin(invite, minutes_ago=4)
     run = _store(invite, FIX, reports.run, minute=1, mode="run")
     first = _store(invite, _starter(invite), reports.starter, minute=2)
+    other = _invite(invite.assessment, "Someone Else", state="started", started_at=utcnow())
+    _store(other, FIX, reports.fixed, minute=0)  # takes the next id: a gap in this invite's ids
     second = _store(invite, _starter(invite), reports.starter, minute=3)
     regrade = _store(invite, _starter(invite), reports.fixed, minute=3.5, regrade_of=first)
     log_in(client, staff.interviewer)
 
     page = _text(client.get(f"/review/invites/{invite.id}"))
     timeline = re.search(r'<table class="data timeline">.*?</table>', page, re.S).group(0)
-    rows = re.findall(r"<tr class=\"[^\"]*\">\s*<td>(\d*)</td>", timeline)
-    assert rows == [str(run.id), str(first.id), "", str(second.id)]
+    first_cells = re.findall(r"<tr class=\"[^\"]*\">\s*<td[^>]*>(.*?)</td>", timeline)
+    numbers = [re.sub(r"<[^>]+>", "", cell) for cell in first_cells]
+    assert second.id > first.id + 1
+    assert numbers == [f"1 · #{run.id}", f"2 · #{first.id}", "", f"3 · #{second.id}"]
     assert "Regraded against v1:" in timeline and "4/4" in timeline
     assert "test run" in timeline and "submit" in timeline
     for submission in (run, first, second, regrade):
@@ -712,8 +716,9 @@ def test_csv_export_has_one_row_per_candidate_and_challenge_and_defuses_formulas
     response = client.get(f"/review/assessments/{owned_invite.assessment.id}/export.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assessment_id = owned_invite.assessment.id
+    name = f"assessment-{assessment_id}-q3-backend-hiring-round-1.csv"
     assert response.headers["Content-Disposition"] == (
-        f'attachment; filename="assessment-{assessment_id}-q3-backend-hiring-round-1.csv"'
+        f"attachment; filename=\"{name}\"; filename*=UTF-8''{name}"
     )
     rows = list(csv.DictReader(io.StringIO(_text(response))))
     assert list(rows[0]) == [
@@ -765,8 +770,9 @@ def test_json_export_carries_the_same_rows_unescaped(client, staff, owned_invite
     log_in(client, staff.interviewer)
     response = client.get(f"/review/assessments/{owned_invite.assessment.id}/export.json")
     assert response.status_code == 200
-    assert response.headers["Content-Disposition"].startswith(
-        f'attachment; filename="assessment-{owned_invite.assessment.id}-demo-python-'
+    name = f"assessment-{owned_invite.assessment.id}-demo-python-production-debugging.json"
+    assert response.headers["Content-Disposition"] == (
+        f"attachment; filename=\"{name}\"; filename*=UTF-8''{name}"
     )
     data = response.get_json()
     assert data["assessment"]["challenges"] == [{"slug": "trivial-sum", "version": 1}]
@@ -777,3 +783,178 @@ def test_json_export_carries_the_same_rows_unescaped(client, staff, owned_invite
     assert rows["Cy"]["checks"] == {"sums-correctly": None, "empty-is-zero": None}
     assert (rows["Ada"]["best_score"], rows["Ada"]["max_score"]) == (4, 4)
     assert rows["Ada"]["time_taken_seconds"] == 240 and rows["Cy"]["best_score"] is None
+
+
+@pytest.mark.parametrize(
+    ("title", "ascii_words", "encoded_words"),
+    [
+        ("日本 チーム", "", "-%E6%97%A5%E6%9C%AC-%E3%83%81%E3%83%BC%E3%83%A0"),
+        ('Über "Team"/A\r\nB', "-uber-team-a-b", "-%C3%BCber-team-a-b"),
+        (
+            "Ünïcode\\..\\x; filename=evil",
+            "-unicode-x-filename-evil",
+            "-%C3%BCn%C3%AFcode-x-filename-evil",
+        ),
+    ],
+)
+def test_export_names_non_ascii_titles_with_an_ascii_fallback_and_a_utf8_filename(
+    client, staff, owned_invite, title, ascii_words, encoded_words
+):
+    assessment = owned_invite.assessment
+    assessment.title = title
+    db.session.commit()
+    log_in(client, staff.interviewer)
+    for extension in ("csv", "json"):
+        url = f"/review/assessments/{assessment.id}/export.{extension}"
+        header = client.get(url).headers["Content-Disposition"]
+        assert header == (
+            f'attachment; filename="assessment-{assessment.id}{ascii_words}.{extension}"; '
+            f"filename*=UTF-8''assessment-{assessment.id}{encoded_words}.{extension}"
+        )
+        assert re.fullmatch(r"[\x21-\x7e ]+", header)  # one printable ASCII line
+
+
+@pytest.mark.docker
+def test_export_and_compare_count_a_first_submission_that_is_best_as_zero_seconds(
+    client, staff, owned_invite, reports
+):
+    invite = owned_invite
+    _begin(invite, minutes_ago=2)
+    _store(invite, FIX, reports.fixed, minute=0)
+    candidates.finish(invite)
+    invite.finished_at = invite.started_at
+    db.session.commit()
+    log_in(client, staff.interviewer)
+    base = f"/review/assessments/{invite.assessment.id}"
+
+    row = next(csv.DictReader(io.StringIO(_text(client.get(f"{base}/export.csv")))))
+    assert (row["time_taken_seconds"], row["assessment_seconds"]) == ("0", "0")
+    (json_row,) = client.get(f"{base}/export.json").get_json()["rows"]
+    assert (json_row["time_taken_seconds"], json_row["assessment_seconds"]) == (0, 0)
+    compare = _text(client.get(f"{base}/challenges/trivial-sum"))
+    cells = re.search(rf'<tr data-invite="{invite.id}">.*?</tr>', compare, re.S).group(0)
+    assert cells.count("<td>0 s</td>") == 2  # time to best; started to finished
+
+
+def test_durations_read_as_seconds_without_a_trailing_zero():
+    assert [review.format_duration(timedelta(seconds=s)) for s in (0, 3, 8.24, 42)] == [
+        "0 s",
+        "3 s",
+        "8.2 s",
+        "42 s",
+    ]
+    assert review.format_duration(None) == "—"
+
+
+@pytest.mark.parametrize("value", ["abc", "2.5", "1e3", "", "-1", " 1", "99999999999999999999"])
+def test_a_submission_parameter_that_names_no_submission_is_404(client, staff, owned_invite, value):
+    _begin(owned_invite)
+    mine = _store(owned_invite, FIX, None, minute=0)
+    log_in(client, staff.interviewer)
+    url = f"/review/invites/{owned_invite.id}"
+    assert client.get(url, query_string={"submission": str(mine.id)}).status_code == 200
+    assert client.get(url, query_string={"submission": value}).status_code == 404
+
+
+def test_before_anything_is_run_the_diff_says_whether_a_draft_was_saved(
+    client, staff, owned_invite
+):
+    log_in(client, staff.interviewer)
+    url = f"/review/invites/{owned_invite.id}"
+    untouched = _text(client.get(url))
+    assert "No draft saved yet: the starter files, unchanged" in untouched
+    assert "autosaved draft" not in untouched
+
+    candidates.start(owned_invite)
+    candidates.save_draft(owned_invite, _version(owned_invite), {"calc.py": FIX})
+    drafted = _text(client.get(url))
+    assert "The candidate's autosaved draft (nothing run or submitted yet)." in drafted
+    assert "No draft saved yet" not in drafted
+    assert '<span class="diff-add">+    return sum(items)\n</span>' in drafted
+
+
+@pytest.mark.docker
+def test_the_report_footer_shows_when_it_was_graded_like_every_other_time(
+    client, staff, owned_invite, reports
+):
+    _begin(owned_invite)
+    _store(owned_invite, FIX, reports.fixed, minute=0.5)
+    log_in(client, staff.interviewer)
+    page = _text(client.get(f"/review/invites/{owned_invite.id}"))
+    graded = datetime.fromisoformat(reports.fixed["created_at"]).astimezone(UTC)
+    assert f"· graded {graded:%Y-%m-%d %H:%M} UTC</p>" in page
+    assert reports.fixed["created_at"] not in page
+
+
+def test_times_given_as_iso_text_are_shown_in_utc_and_other_text_as_it_is():
+    assert review.format_when("2026-11-25T14:08:40+01:00") == "2026-11-25 13:08 UTC"
+    assert review.format_when("2026-11-25T13:08:40Z") == "2026-11-25 13:08 UTC"
+    assert review.format_when(datetime(2026, 11, 25, 13, 8)) == "2026-11-25 13:08 UTC"
+    assert review.format_when("yesterday") == "yesterday"
+    assert review.format_when(None) == "—"
+
+
+# ---- layout -----------------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+VIEWPORT = 1280
+PAGE_ORIGIN = "http://faultline.test"
+
+
+def _serve_through(client):
+    """A Playwright route handler answering every request with the Flask test client."""
+
+    def handle(route) -> None:
+        response = client.get(route.request.url.removeprefix(PAGE_ORIGIN))
+        route.fulfill(
+            status=response.status_code,
+            headers={k: v for k, v in response.headers.items() if k != "Content-Length"},
+            body=response.get_data(),
+        )
+
+    return handle
+
+
+def test_long_unbroken_titles_and_names_wrap_instead_of_widening_the_page(
+    client, staff, owned_invite
+):
+    from playwright.sync_api import sync_playwright
+
+    staff.interviewer.name = "W" * 120
+    owned_invite.candidate_name = "N" * 200
+    db.session.commit()
+    log_in(client, staff.interviewer)
+    created = client.post(
+        "/review/assessments/new",
+        data={"title": "L" * 150, "challenges": [str(_version(owned_invite).id)]},
+    )
+    _store(owned_invite, FIX, None, minute=0)
+    owned_invite.assessment.title = "T" * 150
+    db.session.commit()
+    demo = owned_invite.assessment.id
+    urls = [
+        created.headers["Location"],  # with the "created" flash
+        "/review/",
+        f"/review/assessments/{demo}",
+        f"/review/invites/{owned_invite.id}",
+        f"/review/assessments/{demo}/challenges/trivial-sum",
+    ]
+
+    widths, logout_right, flashes = {}, {}, 0
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": VIEWPORT, "height": 900})
+            page.route(f"{PAGE_ORIGIN}/**", _serve_through(client))
+            for url in urls:
+                page.goto(PAGE_ORIGIN + url)
+                widths[url] = page.evaluate("document.scrollingElement.scrollWidth")
+                box = page.get_by_role("button", name="Log out").bounding_box()
+                logout_right[url] = box["x"] + box["width"] <= VIEWPORT
+                flashes += page.locator(".notice", has_text="L" * 150).count()
+        finally:
+            browser.close()
+    assert widths == dict.fromkeys(urls, VIEWPORT)
+    assert logout_right == dict.fromkeys(urls, True)
+    assert flashes == 1
