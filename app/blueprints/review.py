@@ -247,6 +247,19 @@ def invite_candidate(assessment_id: int):
     )
 
 
+@bp.post("/invites/<int:invite_id>/revoke")
+@staff_required
+def revoke_invite(invite_id: int):
+    invite = invite_or_404(current_user, invite_id)
+    try:
+        review.revoke_invite(invite)
+    except review.InviteNotRevocable as refused:
+        flash(str(refused), "error")
+    else:
+        flash(f"The link for {invite.candidate_name} is revoked: it no longer opens.", "info")
+    return redirect(url_for("review.assessment", assessment_id=invite.assessment_id))
+
+
 # ---- one candidate ----------------------------------------------------------------------------
 
 

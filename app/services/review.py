@@ -162,6 +162,23 @@ def create_invite(assessment: Assessment, name: str, email: str | None) -> Invit
     return invite
 
 
+class InviteNotRevocable(ValueError):
+    pass
+
+
+def revoke_invite(invite: Invite) -> None:
+    """End an unused invite link at once (it was sent to the wrong person, say): it expires
+    now. A candidate who has started keeps their work and their time."""
+    if invite.state != InviteState.PENDING:
+        raise InviteNotRevocable(
+            f"{invite.candidate_name} has already started: the link can no longer be revoked."
+        )
+    if invite.is_expired():
+        raise InviteNotRevocable(f"The link for {invite.candidate_name} has already expired.")
+    invite.expires_at = utcnow()
+    db.session.commit()
+
+
 # ---- results per invite and challenge ---------------------------------------------------------
 
 

@@ -958,3 +958,33 @@ def test_long_unbroken_titles_and_names_wrap_instead_of_widening_the_page(
     assert widths == dict.fromkeys(urls, VIEWPORT)
     assert logout_right == dict.fromkeys(urls, True)
     assert flashes == 1
+
+
+def test_revoking_an_unused_invite_stops_its_link_at_once(client, staff, owned_invite):
+    log_in(client, staff.interviewer)
+    page = _text(client.get(f"/review/assessments/{owned_invite.assessment_id}"))
+    assert f"/review/invites/{owned_invite.id}/revoke" in page
+
+    response = client.post(f"/review/invites/{owned_invite.id}/revoke", follow_redirects=True)
+    assert response.status_code == 200
+    assert "is revoked: it no longer opens" in _text(response)
+    assert client.get(f"/i/{owned_invite.token}").status_code == 410
+    assert client.post(f"/api/v1/invites/{owned_invite.token}/start").status_code == 410
+    status = client.get(f"/review/assessments/{owned_invite.assessment_id}/status.json")
+    assert status.get_json()["invites"][str(owned_invite.id)]["status"] == "expired"
+
+
+def test_a_started_invite_cannot_be_revoked(client, staff, owned_invite):
+    _begin(owned_invite)
+    log_in(client, staff.interviewer)
+    response = client.post(f"/review/invites/{owned_invite.id}/revoke", follow_redirects=True)
+    assert "has already started: the link can no longer be revoked" in _text(response)
+    db.session.refresh(owned_invite)
+    assert owned_invite.is_open()
+
+
+def test_another_interviewer_cannot_revoke_an_invite(client, staff, owned_invite):
+    log_in(client, staff.other_interviewer)
+    assert client.post(f"/review/invites/{owned_invite.id}/revoke").status_code == 404
+    db.session.refresh(owned_invite)
+    assert not owned_invite.is_expired()

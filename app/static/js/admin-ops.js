@@ -14,13 +14,7 @@
     infra_error: "Infrastructure problem",
   };
 
-  // Forms with data-confirm ask before they post.
-  document.addEventListener("submit", function (event) {
-    const message = event.target.getAttribute && event.target.getAttribute("data-confirm");
-    if (message && !window.confirm(message)) {
-      event.preventDefault();
-    }
-  });
+  // Forms with data-confirm ask before they post: staff.js does that on every staff page.
 
   function pick(data, path) {
     return path.split(".").reduce(function (value, key) {

@@ -7,6 +7,7 @@
 //                                        every 5 s, GET URL (JSON) and set each cell's text to
 //                                        json[NAME][KEY][FIELD]; json[NAME][KEY].css becomes the
 //                                        row's data-status
+//   <form data-confirm="QUESTION">       asks before posting (revoking an invite)
 //   <form data-assessment-form>          numbers the ticked challenges in the order they were
 //                                        ticked (hidden #challenge-order) and shows the default
 //                                        time limit
@@ -157,6 +158,11 @@
     });
     render();
   }
+
+  document.addEventListener("submit", (event) => {
+    const question = event.target.dataset && event.target.dataset.confirm;
+    if (question && !window.confirm(question)) event.preventDefault();
+  });
 
   document.addEventListener("DOMContentLoaded", () => {
     setUpCopyButtons();
