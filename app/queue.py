@@ -14,6 +14,7 @@ from app.models import Submission, utcnow
 INFRA_RETRIES = 3
 INFRA_RETRY_SECONDS = [5, 20, 60]
 JOB_TIMEOUT_MARGIN_SECONDS = 60
+BACKGROUND_QUEUE_SUFFIX = "-verify"
 
 
 def redis_connection() -> Redis:
@@ -23,7 +24,19 @@ def redis_connection() -> Redis:
 
 
 def grading_queue(connection: Redis | None = None) -> Queue:
+    """Candidates' runs and submissions, served by the Procfile's `worker` processes."""
     return Queue(current_app.config["GRADING_QUEUE"], connection=connection or redis_connection())
+
+
+def background_queue(connection: Redis | None = None) -> Queue:
+    """Admins' long work (challenge verifications, regrade batches), served by the Procfile's
+    `verifier` process, so a candidate never waits behind it."""
+    name = current_app.config["GRADING_QUEUE"] + BACKGROUND_QUEUE_SUFFIX
+    return Queue(name, connection=connection or redis_connection())
+
+
+def queue_for(submission: Submission) -> Queue:
+    return background_queue() if submission.regrade_of_id is not None else grading_queue()
 
 
 def job_id_for(submission: Submission) -> str:
@@ -41,7 +54,7 @@ def enqueue_submission(submission: Submission) -> bool:
     limits = submission.challenge.payload["spec"].get("limits", {})
     timeout = int(limits.get("wall_seconds", 60)) + JOB_TIMEOUT_MARGIN_SECONDS
     try:
-        grading_queue().enqueue_call(
+        queue_for(submission).enqueue_call(
             "app.tasks.grade_submission",
             args=(submission.id,),
             job_id=job_id_for(submission),

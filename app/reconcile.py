@@ -21,6 +21,7 @@ from app.extensions import db
 from app.models import UNFINISHED, Submission, SubmissionStatus, utcnow
 from app.queue import (
     INFRA_RETRIES,
+    background_queue,
     enqueue_submission,
     grading_queue,
     job_id_for,
@@ -45,8 +46,8 @@ def reconcile() -> Reconciled:
     try:
         connection = redis_connection()
         connection.ping()
-        queue = grading_queue(connection)
-        StartedJobRegistry(queue=queue).cleanup()
+        for queue in (grading_queue(connection), background_queue(connection)):
+            StartedJobRegistry(queue=queue).cleanup()
     except RedisError:
         result.redis_down = True
         return result

@@ -168,7 +168,7 @@ def redis_health() -> RedisHealth:
             registries=_registries(queue),
             verification_registries=_registries(verifications),
             workers=sorted(workers.values(), key=lambda w: w.name),
-            failed_jobs=_failed_jobs(queue),
+            failed_jobs=_failed_jobs(queue) + _failed_jobs(verifications),
         )
     except RedisError as exc:
         return RedisHealth(answers=False, problem=str(exc) or exc.__class__.__name__)

@@ -14,8 +14,8 @@ The outcome lives on ``ChallengeVersion.verification``::
      "reference_metrics": {check_id: {"name", "value", "unit"}},   # read by the report pages
      "starter_metrics": {check_id: {"name", "value", "unit"}}}
 
-Jobs go on their own queue, ``<GRADING_QUEUE>-verify``, served by the Procfile's ``verifier``
-process, so candidates never wait behind a verification.
+Jobs go on the background queue (app/queue.py), served by the Procfile's ``verifier`` process,
+so candidates never wait behind a verification.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.models import ChallengeVersion, VersionSource
-from app.queue import redis_connection
+from app.queue import background_queue, redis_connection
 from app.reconcile import job_alive
 from grader.sandbox import SandboxUnavailable, choose_sandbox
 from grader.spec import challenge_from_payload
@@ -50,7 +50,6 @@ from grader.verify import (
 
 logger = logging.getLogger(__name__)
 
-QUEUE_SUFFIX = "-verify"
 ACTIVE_STATES = ("queued", "running")
 GRADE_OVERHEAD_SECONDS = 30  # container start, harness, result parsing: per graded subject
 JOB_TIMEOUT_MARGIN_SECONDS = 120
@@ -67,12 +66,8 @@ class VerificationBusy(RuntimeError):
     """This version's verification is already queued or running."""
 
 
-def verification_queue_name() -> str:
-    return current_app.config["GRADING_QUEUE"] + QUEUE_SUFFIX
-
-
 def verification_queue(connection: Redis | None = None) -> Queue:
-    return Queue(verification_queue_name(), connection=connection or redis_connection())
+    return background_queue(connection)
 
 
 def job_id_for_version(version_id: int) -> str:
