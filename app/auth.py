@@ -20,6 +20,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -27,6 +28,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
@@ -217,7 +219,30 @@ staff_required = roles_required(Role.ADMIN, Role.INTERVIEWER)
 admin_required = roles_required(Role.ADMIN)
 
 
+def polled(view: F) -> F:
+    """A route the pages poll in the background: it must not keep an idle session alive, or
+    a tab left open would never log out."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        g.polled = True
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+class IdleAwareSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, except that a polled request does not re-sign (and so
+    does not extend) the session: its signature's age is what ends an idle session."""
+
+    def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
+        if g.get("polled"):
+            return session.modified
+        return super().should_set_cookie(app, session)
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = IdleAwareSessionInterface()
     login_manager.init_app(app)
     login_manager.session_protection = "strong"
     limiter.init_app(app)

@@ -36,7 +36,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from app.access import assessment_or_404, invite_or_404, visible_assessments
-from app.auth import staff_required
+from app.auth import polled, staff_required
 from app.charts import evidence_chart
 from app.extensions import db
 from app.markdown import render_markdown
@@ -125,6 +125,7 @@ def dashboard():
 
 
 @bp.get("/status.json")
+@polled
 @staff_required
 def dashboard_status():
     """The dashboard's counts, polled by staff.js so the page stays live."""
@@ -207,6 +208,7 @@ def _assessment_page(assessment: Assessment, invite_form: InviteForm, status: in
 
 
 @bp.get("/assessments/<int:assessment_id>/status.json")
+@polled
 @staff_required
 def assessment_status(assessment_id: int):
     assessment = assessment_or_404(current_user, assessment_id)

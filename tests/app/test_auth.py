@@ -471,3 +471,26 @@ def test_json_routes_answer_errors_in_json(client, staff):
     assert forbidden.status_code == 403 and forbidden.is_json
     missing = client.get("/review/assessments/999/status.json")
     assert missing.status_code == 404 and missing.is_json
+
+
+def _sets_session_cookie(response, app) -> bool:
+    name = app.config["SESSION_COOKIE_NAME"]
+    return any(c.startswith(f"{name}=") for c in response.headers.getlist("Set-Cookie"))
+
+
+def test_background_polling_does_not_keep_an_idle_session_alive(build_app):
+    """An open dashboard polls every few seconds; the session must still end when its user
+    is away. Polled routes do not re-sign the cookie, so its age keeps counting."""
+    import time
+
+    app = build_app(PERMANENT_SESSION_LIFETIME=timedelta(seconds=3))
+    client = app.test_client()
+    assert post_login(client, ADMIN_EMAIL, STAFF_PASSWORD).status_code == 302
+    page = client.get(DASHBOARD)
+    assert page.status_code == 200 and _sets_session_cookie(page, app)
+    for _ in range(4):
+        poll = client.get("/review/status.json")
+        assert poll.status_code == 200 and not _sets_session_cookie(poll, app)
+        time.sleep(1)
+    assert client.get("/review/status.json").status_code == 401
+    assert not logged_in(client)

@@ -28,6 +28,7 @@ from flask_login import current_user
 from sqlalchemy import distinct, func, select
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from app.auth import polled
 from app.blueprints.admin import bp
 from app.extensions import db
 from app.markdown import render_markdown
@@ -192,6 +193,7 @@ def version(version_id: int):
 
 
 @bp.get("/library/versions/<int:version_id>/verification.json")
+@polled
 def verification_json(version_id: int):
     version = db.get_or_404(ChallengeVersion, version_id)
     data = version.verification or {}

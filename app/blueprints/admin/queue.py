@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import current_app, flash, jsonify, redirect, render_template, url_for
 from flask_login import current_user
 
+from app.auth import polled
 from app.blueprints.admin import bp
 from app.extensions import db
 from app.models import Submission
@@ -42,6 +43,7 @@ def queue():
 
 
 @bp.get("/queue.json")
+@polled
 def queue_json():
     response = jsonify(queue_health().to_json())
     response.headers["Cache-Control"] = "no-store"

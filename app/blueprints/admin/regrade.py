@@ -9,6 +9,7 @@ from sqlalchemy import select
 from wtforms import RadioField, SelectField
 from wtforms.fields.choices import SelectChoice
 
+from app.auth import polled
 from app.blueprints.admin import bp
 from app.extensions import db
 from app.models import ChallengeVersion
@@ -124,6 +125,7 @@ def regrade_batch(batch_id: int):
 
 
 @bp.get("/regrades/<int:batch_id>.json")
+@polled
 def regrade_batch_json(batch_id: int):
     batch = batch_or_none(batch_id) or abort(404)
     response = jsonify(summarise(batch, with_checks=False).to_json())
