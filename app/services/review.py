@@ -324,11 +324,12 @@ def score_text(score: int | None, max_score: int | None) -> str:
     return f"{'—' if score is None else score}/{max_score if max_score is not None else '—'}"
 
 
-def format_when(moment: datetime | str | None) -> str:
-    """'2026-11-25 13:08 UTC'. Naive datetimes are UTC (as the database stores them); a string
-    is an ISO 8601 timestamp (as reports carry them), shown as it is if it is not one."""
+def format_when(moment: datetime | str | None, *, seconds: bool = False, missing: str = "—") -> str:
+    """'2026-11-25 13:08 UTC' ('13:08:40' with ``seconds``). Naive datetimes are UTC (as the
+    database stores them); a string is an ISO 8601 timestamp (as reports carry them), shown as
+    it is if it is not one."""
     if moment is None:
-        return "—"
+        return missing
     if isinstance(moment, str):
         try:
             moment = datetime.fromisoformat(moment)
@@ -336,7 +337,7 @@ def format_when(moment: datetime | str | None) -> str:
             return moment
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
 
 
 def format_duration(span: timedelta | None) -> str:

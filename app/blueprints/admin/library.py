@@ -9,16 +9,12 @@ deleted.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from itertools import groupby
-from typing import Any
 
 from flask import (
-    Response,
     current_app,
     flash,
     jsonify,
-    make_response,
     redirect,
     render_template,
     request,
@@ -43,6 +39,7 @@ from app.models import (
 )
 from app.services import library as library_service
 from app.services import uploads, verification
+from app.services.review import format_when
 from app.services.verification import ACTIVE_STATES, VerificationBusy, VerificationUnavailable
 from app.views import http_error
 
@@ -63,19 +60,7 @@ class Usage:
 @bp.app_template_filter("library_time")
 def library_time(iso: str | None) -> str:
     """An ISO timestamp from a verification record as "2026-01-31 14:05:09 UTC"."""
-    if not iso:
-        return ""
-    try:
-        moment = datetime.fromisoformat(iso)
-    except ValueError:
-        return iso
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _page(template: str, status: int = 200, **context: Any) -> Response:
-    return make_response(render_template(template, **context), status)
+    return format_when(iso, seconds=True, missing="")
 
 
 # ---- the library --------------------------------------------------------------------------
@@ -93,7 +78,7 @@ def library():
         {"slug": slug, "versions": list(group)}
         for slug, group in groupby(versions, key=lambda v: v.slug)
     ]
-    return _page(
+    return render_template(
         "admin/library.html",
         challenges=challenges,
         usage=usage,
@@ -168,9 +153,8 @@ def _too_large(error: RequestEntityTooLarge):
 
 
 def _upload_page(message: str | None = None, problems: list[str] | None = None, status: int = 200):
-    return _page(
+    return render_template(
         "admin/upload.html",
-        status=status,
         message=message,
         problems=problems or [],
         limits={
@@ -181,7 +165,7 @@ def _upload_page(message: str | None = None, problems: list[str] | None = None, 
             "total_mib": uploads.MAX_ZIP_TOTAL_BYTES // uploads.MIB,
             "ratio": uploads.MAX_COMPRESSION_RATIO,
         },
-    )
+    ), status
 
 
 # ---- one version --------------------------------------------------------------------------
@@ -283,7 +267,7 @@ def preview(version_id: int):
     version = db.get_or_404(ChallengeVersion, version_id)
     payload = version.payload
     spec = payload["spec"]
-    return _page(
+    return render_template(
         "admin/preview.html",
         version=version,
         spec=spec,
@@ -336,9 +320,8 @@ def _version_page(version: ChallengeVersion, error: str | None = None, status: i
         .order_by(ChallengeVersion.version.desc(), ChallengeVersion.id.desc())
     ).all()
     data = version.verification or {}
-    return _page(
+    return render_template(
         "admin/version.html",
-        status=status,
         error=error,
         version=version,
         spec=version.payload["spec"],
@@ -351,7 +334,7 @@ def _version_page(version: ChallengeVersion, error: str | None = None, status: i
         publish_refusal=publish_refusal(version),
         delete_refusal=delete_refusal(version, usage),
         max_runs=verification.MAX_RUNS,
-    )
+    ), status
 
 
 def _usage(version_ids: list[int] | None = None) -> dict[int, Usage]:
