@@ -62,6 +62,8 @@ class HarnessRecord(_Record):
     output: str = ""
     output_bytes: int = 0
     output_truncated: bool = False
+    candidate_output: str = ""
+    candidate_output_truncated: bool = False
     duration: float = 0.0
 
 
@@ -145,6 +147,9 @@ def build_report(
         "collect_errors": list(record.collect_errors) if record else [],
         "output": record.output if record else "",
         "output_truncated": record.output_truncated if record else False,
+        "candidate_output": record.candidate_output if record else "",
+        "candidate_output_truncated": record.candidate_output_truncated if record else False,
+        "grading": challenge.spec.grading if mode == "hidden" else "in-process",
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     validate_report(report)
@@ -285,6 +290,14 @@ def _status(
         return "oom", "the run exceeded its memory limit and was killed"
     if record is None:
         return "error", problem or "the run produced no result record"
+    if (
+        mode == "hidden"
+        and checks
+        and record.collect_errors
+        and not any(c["passed"] for c in checks)
+        and all(c["outcome"] in ("missing", "failed") for c in checks)
+    ):
+        return "error", "the tests could not run against this code (it failed to import)"
     if mode == "hidden" and checks and all(c["outcome"] == "missing" for c in checks):
         exits = "; ".join(record.exits[:2])
         detail = "the tests could not run against this code"
@@ -314,13 +327,16 @@ def candidate_view(report: dict[str, Any]) -> dict[str, Any]:
     """The report as a candidate may see it.
 
     For hidden runs: no raw output, no failure messages, no collection errors, no integrity flags
-    (any of them can quote hidden test source). Visible runs keep their output: the candidate
+    (any of them can quote hidden test source), and nothing the candidate's own code printed
+    (a candidate host can print what it was sent). Visible runs keep their output: the candidate
     has those tests.
     """
     view = {k: v for k, v in report.items() if k != "flags"}
     if report["mode"] == "hidden":
         view["output"] = ""
         view["output_truncated"] = False
+        view["candidate_output"] = ""
+        view["candidate_output_truncated"] = False
         view["collect_errors"] = []
         view["checks"] = [
             {k: v for k, v in check.items() if k != "message"} for check in report["checks"]

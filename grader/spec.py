@@ -129,6 +129,10 @@ class ChallengeSpec(_Strict):
     tests: TestSets = TestSets()
     limits: Limits = Limits()
     checks: list[Check] = Field(min_length=1)
+    grading: Literal["judged", "in-process"] = "judged"
+    """``judged``: hidden checks run in a judge that drives the candidate's code in a host
+    process of its own (trusted verdicts). ``in-process``: hidden tests import the candidate's
+    code into the test process; kept for challenges not yet ported, their verdicts can be forged."""
     fixes: Fixes = Fixes()
 
     @model_validator(mode="after")
@@ -322,8 +326,13 @@ def _resolve(spec: ChallengeSpec, source: str, folder: Path | None) -> Challenge
 
 
 def _with_hash(challenge: Challenge) -> Challenge:
+    spec = challenge.spec.model_dump(mode="json")
+    if spec.get("grading") == "in-process":
+        # Versions stored before judged grading existed have no ``grading`` and are in-process:
+        # leaving the field out of their hash keeps their stored hashes valid.
+        del spec["grading"]
     payload = {
-        "spec": challenge.spec.model_dump(mode="json"),
+        "spec": spec,
         "brief": challenge.brief,
         "notes": challenge.interviewer_notes,
         "starter": challenge.starter,
@@ -433,7 +442,7 @@ def challenge_from_payload(payload: dict) -> Challenge:
     """Rebuild a challenge stored with :func:`challenge_to_payload`; the hash must still match."""
     challenge = _with_hash(
         Challenge(
-            spec=ChallengeSpec.model_validate(payload["spec"]),
+            spec=ChallengeSpec.model_validate({"grading": "in-process", **payload["spec"]}),
             source=payload["source"],
             brief=payload["brief"],
             interviewer_notes=payload["interviewer_notes"],

@@ -4,7 +4,8 @@ The layout (under ``/job`` in the container, a temporary folder for the local ba
 
     src/        the candidate's editable files, with the read-only files from the starter
     starter/    the unmodified starter, for baselines measured in the same run
-    tests/      the tests of the chosen mode
+    tests/      the tests of the chosen mode (judged hidden runs: readable by the judge only)
+    judge/      the judge's private scratch folder (judged hidden runs)
     job.json    what the harness must run: check ids, pytest nodes, time limits
 
 Files are only ever written from this in-memory description, so nothing the candidate sends can
@@ -77,9 +78,12 @@ def validate_submission(challenge: Challenge, files: dict[str, bytes | str]) -> 
 @dataclass(frozen=True)
 class JobFile:
     path: str
-    content: bytes
+    content: bytes | None
+    """``None`` for a folder."""
     owner: int = ROOT_UID
     mode: int = 0o644
+    judge_only: bool = False
+    """Owned by the judge's uid and unreadable to anyone else (the hidden tests)."""
 
 
 @dataclass(frozen=True)
@@ -90,22 +94,32 @@ class Workspace:
     job: dict
 
     def to_tar(self, prefix: str = "") -> bytes:
+        """The job as a tar, every entry root's; ``judge_only`` entries (and their folders) have
+        no access for anyone else, until the harness hands them to the judge's uid."""
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            directories = {""}
+            directories: dict[str, bool] = {"": False}
             for entry in self.files:
-                parts = entry.path.split("/")[:-1]
+                parts = entry.path.split("/")
+                if entry.content is not None:
+                    parts = parts[:-1]
                 for depth in range(1, len(parts) + 1):
-                    directories.add("/".join(parts[:depth]))
-            for directory in sorted(directories):
+                    name = "/".join(parts[:depth])
+                    directories[name] = directories.get(name, False) or (
+                        entry.judge_only and depth == len(parts)
+                    )
+            for directory, private in sorted(directories.items()):
                 info = tarfile.TarInfo(prefix + directory if directory else prefix or ".")
                 info.type = tarfile.DIRTYPE
-                info.mode = 0o755
+                info.mode = 0o700 if private else 0o755
+                info.uid = info.gid = ROOT_UID
                 tar.addfile(info)
             for entry in self.files:
+                if entry.content is None:
+                    continue
                 info = tarfile.TarInfo(prefix + entry.path)
                 info.size = len(entry.content)
-                info.mode = entry.mode
+                info.mode = 0o600 if entry.judge_only else entry.mode
                 info.uid = info.gid = entry.owner
                 tar.addfile(info, io.BytesIO(entry.content))
         return buffer.getvalue()
@@ -113,6 +127,9 @@ class Workspace:
     def write_to(self, root: Path) -> None:
         for entry in self.files:
             target = root / entry.path
+            if entry.content is None:
+                target.mkdir(parents=True, exist_ok=True)
+                continue
             target.parent.mkdir(parents=True, exist_ok=True)
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
             descriptor = os.open(target, flags, entry.mode)
@@ -133,9 +150,14 @@ def build_workspace(
         files.append(JobFile(f"src/{entry.path}", content.encode()))
     for path, content in challenge.starter.items():
         files.append(JobFile(f"starter/{path}", content.encode()))
+    judged = mode == "hidden" and spec.grading == "judged"
     tests = challenge.hidden_tests if mode == "hidden" else challenge.visible_tests
     for path, content in tests.items():
-        files.append(JobFile(f"tests/{safe_relative_path(path)}", content.encode()))
+        files.append(
+            JobFile(f"tests/{safe_relative_path(path)}", content.encode(), judge_only=judged)
+        )
+    if judged:
+        files.append(JobFile("judge", None, judge_only=True))
 
     limits = spec.limits
     checks = []
@@ -144,6 +166,7 @@ def build_workspace(
             checks.append({"id": check.id, "node": check.test, "timeout": check.timeout_seconds})
     job = {
         "mode": mode,
+        "grading": spec.grading if mode == "hidden" else "in-process",
         "challenge": spec.id,
         "checks": checks,
         "wall_seconds": limits.wall_seconds,

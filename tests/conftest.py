@@ -20,6 +20,34 @@ def trivial_challenge() -> Challenge:
     return load_challenge(FIXTURE_CHALLENGES / "trivial-sum")
 
 
+IN_PROCESS_TRIVIAL_TESTS = """\
+from calc import total
+
+
+def test_total_adds_every_item(evidence, starter):
+    items = list(range(10))
+    evidence.metric("sum", total(items), limit=45, starter=starter.load("calc").total(items),
+                    better="higher", label="sum of 0..9")
+    assert total(items) == 45
+
+
+def test_total_of_nothing_is_zero():
+    assert total([]) == 0
+"""
+
+
+@pytest.fixture(scope="session")
+def in_process_trivial_challenge(trivial_challenge: Challenge) -> Challenge:
+    """trivial-sum graded the old way (``grading: in-process``: the tests import calc), for the
+    sandbox's own defences, which still guard the challenges not yet ported to judged grading."""
+    import dataclasses
+
+    spec = trivial_challenge.spec.model_copy(update={"grading": "in-process"})
+    return dataclasses.replace(
+        trivial_challenge, spec=spec, hidden_tests={"test_calc.py": IN_PROCESS_TRIVIAL_TESTS}
+    )
+
+
 @pytest.fixture(scope="session")
 def docker_sandbox() -> DockerSandbox:
     """The real Docker sandbox. Never skipped: `make test` starts the engine and builds the image,

@@ -24,6 +24,8 @@ LABEL = "faultline.sandbox"
 CANDIDATE_UIDS = range(100_000, 165_536)
 """Each run's candidate code gets its own uid, so per-user kernel limits (processes) and
 signals never reach another grade running at the same time."""
+JUDGE_UIDS = range(170_000, 175_000)
+"""The judge's uid (judged runs): outside the candidates' range, so no host ever shares it."""
 VENV_PYTHON = "/opt/venv/bin/python"
 RESULTS_FILE = "/results/results.json"
 HARNESS_PATH = "/opt/faultline/harness"
@@ -110,6 +112,7 @@ class DockerSandbox:
     def _create(self, limits: Limits, label: str):
         memory = f"{limits.memory_mb}m"
         uid = CANDIDATE_UIDS[secrets.randbelow(len(CANDIDATE_UIDS))]
+        judge_uid = JUDGE_UIDS[secrets.randbelow(len(JUDGE_UIDS))]
         return self.client.containers.create(
             self.image,
             command=[
@@ -120,6 +123,8 @@ class DockerSandbox:
                 RESULTS_FILE,
                 "--as-user",
                 f"{uid}:{uid}",
+                "--judge-user",
+                f"{judge_uid}:{judge_uid}",
                 "--python",
                 VENV_PYTHON,
             ],
@@ -140,7 +145,8 @@ class DockerSandbox:
             pids_limit=limits.pids,
             nano_cpus=int(limits.cpus * 1_000_000_000),
             cap_drop=["ALL"],
-            cap_add=["SETUID", "SETGID", "KILL"],
+            # CHOWN: the harness hands the hidden tests to the judge's uid (put_archive cannot).
+            cap_add=["SETUID", "SETGID", "KILL", "CHOWN"],
             security_opt=["no-new-privileges"],
             log_config=LogConfig(type="json-file", config={"max-size": "256k", "max-file": "1"}),
             labels={

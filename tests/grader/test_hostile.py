@@ -38,14 +38,26 @@ REPORT_LIMIT = 1_000_000
 PUBLIC_ADDRESS = "198.51.100.1"
 
 
-@pytest.fixture(scope="module")
-def challenge(trivial_challenge: Challenge) -> Challenge:
-    """trivial-sum with short limits: wall 8 s, 4 s per check."""
-    spec = trivial_challenge.spec
+def _short_limits(challenge: Challenge) -> Challenge:
+    spec = challenge.spec
     limits = spec.limits.model_copy(update={"wall_seconds": WALL_SECONDS})
     checks = [c.model_copy(update={"timeout_seconds": CHECK_TIMEOUT_SECONDS}) for c in spec.checks]
     spec = spec.model_copy(update={"limits": limits, "checks": checks})
-    return dataclasses.replace(trivial_challenge, spec=spec)
+    return dataclasses.replace(challenge, spec=spec)
+
+
+@pytest.fixture(scope="module")
+def challenge(in_process_trivial_challenge: Challenge) -> Challenge:
+    """trivial-sum graded in-process, with short limits: wall 8 s, 4 s per check. These attacks
+    test the sandbox and the in-process protocol's defences; test_forgery.py attacks judged
+    grading."""
+    return _short_limits(in_process_trivial_challenge)
+
+
+@pytest.fixture(scope="module")
+def judged(trivial_challenge: Challenge) -> Challenge:
+    """trivial-sum as shipped (judged grading), with the same short limits."""
+    return _short_limits(trivial_challenge)
 
 
 def _grade_hostile(challenge: Challenge, sandbox: DockerSandbox, source: str) -> dict:
@@ -653,17 +665,13 @@ IN_PROCESS_FORGERIES = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: verdicts are produced inside the candidate's process, so code that "
-    "knows the plugin's protocol can forge them; needs a design change (see report)",
-)
 @pytest.mark.parametrize("attack", sorted(IN_PROCESS_FORGERIES))
-def test_in_process_forgery_known_gap(challenge, docker_sandbox, attack):
-    """Should be graded 0 and flagged; today both score 4/4. Strict xfail: fixing it fails here
-    until the marker is removed."""
-    report = _grade_hostile(challenge, docker_sandbox, IN_PROCESS_FORGERIES[attack])
-    assert report["flags"]
+def test_protocol_forgeries_fail_under_judged_grading(judged, docker_sandbox, attack):
+    """Both scored 4/4 when the tests ran in the candidate's process. Judged, the candidate's
+    code runs in a host with no result channel and no pytest to patch: every check fails."""
+    report = _grade_hostile(judged, docker_sandbox, IN_PROCESS_FORGERIES[attack])
+    assert report["status"] in ("graded", "error"), report["status_detail"]
+    assert report["grading"] == "judged"
 
 
 def test_forged_results_file_and_planted_symlinks(challenge, docker_sandbox):

@@ -42,7 +42,7 @@ def test_container_config_is_hardened(created, trivial_challenge):
     assert host["ReadonlyRootfs"] is True
     assert host["Privileged"] is False
     assert host["CapDrop"] == ["ALL"]
-    assert set(host["CapAdd"]) == {"SETUID", "SETGID", "KILL"}
+    assert set(host["CapAdd"]) == {"SETUID", "SETGID", "KILL", "CHOWN"}
     assert "no-new-privileges" in host["SecurityOpt"]
     assert host["Memory"] == host["MemorySwap"] == limits.memory_mb * 1024 * 1024
     assert host["PidsLimit"] == limits.pids

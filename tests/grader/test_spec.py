@@ -190,3 +190,32 @@ def test_tampered_payload_is_refused(trivial_challenge):
     payload["hidden_tests"] = {"test_calc.py": "def test_total_adds_every_item(): pass\n"}
     with pytest.raises(ChallengeError, match="does not match its hash"):
         challenge_from_payload(payload)
+
+
+def test_a_version_stored_before_judged_grading_loads_as_in_process_with_its_hash(
+    trivial_challenge,
+):
+    """Payloads stored before the ``grading`` field existed are in-process challenges, and the
+    hash they were stored with still matches."""
+    import dataclasses
+
+    from grader.spec import _with_hash, challenge_from_payload, challenge_to_payload
+
+    spec = trivial_challenge.spec.model_copy(update={"grading": "in-process"})
+    legacy = _with_hash(dataclasses.replace(trivial_challenge, spec=spec))
+    payload = challenge_to_payload(legacy)
+    del payload["spec"]["grading"]
+    loaded = challenge_from_payload(payload)
+    assert loaded.spec.grading == "in-process"
+    assert loaded.content_hash == legacy.content_hash
+
+
+def test_grading_defaults_to_judged_and_rejects_unknown_values(trivial_challenge):
+    from grader.spec import ChallengeSpec
+
+    data = trivial_challenge.spec.model_dump(mode="json")
+    del data["grading"]
+    assert ChallengeSpec.model_validate(data).grading == "judged"
+    data["grading"] = "trusted"
+    with pytest.raises(ValueError, match="grading"):
+        ChallengeSpec.model_validate(data)

@@ -1,72 +1,46 @@
-"""Leak check: memory must track the retention window, not every event ever seen."""
+"""Leak check: memory must track the retention window, not every event ever seen.
+
+Memory is the harness's figure for every process of the host's uid, sampled from /proc: the
+candidate's code cannot move it out of sight (a child process, an mmap, an in-memory database,
+a file in /tmp all count) or reset the kernel's counters.
+"""
 
 from __future__ import annotations
 
-import gc
-import tracemalloc
-from types import ModuleType
-
-from events import WebhookEvent
+from dedup_driver import Deduplicator
 
 RETENTION_SECONDS = 60.0
 SECONDS_PER_EVENT = 1.0  # about 60 ids are inside the window at any time
 WARMUP_EVENTS = 10_000
-STREAM_EVENTS = 100_000
-LIMIT_MB = 2.0
-PAYLOAD = {"amount": 1250, "currency": "EUR"}
+STREAM_EVENTS = 60_000
+LIMIT_MB = 3.0
+MB = 1024 * 1024
 
 
-class FakeClock:
-    def __init__(self, start: float = 10_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
+def _ids(start: int, count: int) -> list[str]:
+    return [f"evt_{number:024x}" for number in range(start, start + count)]
 
 
-def _feed(dedup, clock: FakeClock, start: int, count: int) -> int:
-    processed = 0
-    for number in range(start, start + count):
-        clock.now += SECONDS_PER_EVENT
-        if dedup.process(WebhookEvent(f"evt_{number:024x}", "charge.succeeded", PAYLOAD)):
-            processed += 1
-    return processed
-
-
-def _growth_mb(module: ModuleType) -> tuple[float, int]:
-    """Net traced memory growth over the stream, after a warm-up, and events processed."""
-    handled = 0
-
-    def handler(event: WebhookEvent) -> None:
-        nonlocal handled
-        handled += 1
-
-    clock = FakeClock()
-    dedup = module.WebhookDeduplicator(handler, retention_seconds=RETENTION_SECONDS, clock=clock)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        _feed(dedup, clock, 0, WARMUP_EVENTS)
-        gc.collect()
-        before = tracemalloc.get_traced_memory()[0]
-        processed = _feed(dedup, clock, WARMUP_EVENTS, STREAM_EVENTS)
-        gc.collect()
-        after = tracemalloc.get_traced_memory()[0]
-    finally:
-        tracemalloc.stop()
-    assert handled == WARMUP_EVENTS + STREAM_EVENTS == processed + WARMUP_EVENTS, (
-        f"the handler ran {handled} times for {WARMUP_EVENTS + STREAM_EVENTS} distinct events"
+def _growth_mb(host) -> float:
+    """Growth of the host's memory over the stream, after a warm-up."""
+    dedup = Deduplicator(host, retention=RETENTION_SECONDS)
+    warmup = dedup.stream(_ids(0, WARMUP_EVENTS), SECONDS_PER_EVENT)
+    before = host.memory(reset_peak=True)
+    stream = dedup.stream(_ids(WARMUP_EVENTS, STREAM_EVENTS), SECONDS_PER_EVENT)
+    after = host.memory()
+    total = WARMUP_EVENTS + STREAM_EVENTS
+    verdicts = warmup + stream
+    assert verdicts.count(True) == total and len(dedup.handled) == total, (
+        f"the handler ran {len(dedup.handled)} times for {total} distinct events "
+        f"({verdicts.count(True)} deliveries reported as processed)"
     )
-    return (after - before) / (1024 * 1024), processed
+    grown = (after["rss"] - before["rss"]) + (after["scratch"] - before["scratch"])
+    return grown / MB
 
 
-def test_memory_growth_is_bounded(evidence, starter):
-    starter_mb, _ = _growth_mb(starter.load("webhooks"))
-    gc.collect()
-
-    import webhooks
-
-    growth_mb, _ = _growth_mb(webhooks)
+def test_memory_growth_is_bounded(evidence, candidate, starter):
+    starter_mb = _growth_mb(starter)
+    growth_mb = _growth_mb(candidate)
     evidence.metric(
         "memory_growth",
         growth_mb,
@@ -75,6 +49,11 @@ def test_memory_growth_is_bounded(evidence, starter):
         starter=starter_mb,
         label=f"memory growth over {STREAM_EVENTS:,} unique events",
     )
+    if starter_mb <= 2 * LIMIT_MB:
+        evidence.suspect(
+            f"memory-bounded: the starter grew only {starter_mb:.1f} MB in this run "
+            f"(its leak shows {2 * LIMIT_MB:g} MB or more); the measurement is not trusted"
+        )
     assert growth_mb <= LIMIT_MB, (
         f"memory grew {growth_mb:.1f} MB over {STREAM_EVENTS:,} unique events "
         f"(limit {LIMIT_MB:g} MB; starter {starter_mb:.1f} MB); only about "

@@ -1,11 +1,17 @@
 """The harness: runs a job's tests against candidate code and writes the scoring record.
 
 Inside the container it is PID 1, running as root with only the capabilities it needs to start
-the tests as the unprivileged candidate user (SETUID, SETGID) and to stop them (KILL). Candidate
-code never runs in this process. It writes results where the candidate user cannot write, and
-requires a result for every expected check: anything missing, duplicated or contradictory fails.
+processes as unprivileged users (SETUID, SETGID) and to stop them (KILL). Candidate code never
+runs in this process. It writes results where no other user can write, and requires a result for
+every expected check: anything missing, duplicated or contradictory fails.
 
-Usage: python -m faultline_harness JOB_DIR RESULTS_FILE [--as-user UID:GID] [--python PATH]
+Judged runs (hidden checks of a ``grading: judged`` challenge) have three parties: this harness;
+the judge (pytest with the hidden tests, as ``--judge-user``), which never imports candidate code;
+and candidate hosts the judge asks for (see hosts.py), each a fresh uid, whose memory the harness
+samples from /proc. Other runs start pytest as ``--as-user`` with the candidate's code imported.
+
+Usage: python -m faultline_harness JOB_DIR RESULTS_FILE [--as-user UID:GID]
+       [--judge-user UID:GID] [--python PATH]
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import os
 import resource
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,7 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-HARNESS_VERSION = "1"
+from faultline_harness.hosts import HostManager
+
+HARNESS_VERSION = "2"
 EVENT_LINE_LIMIT = 256 * 1024
 EVENT_BYTES_LIMIT = 8 * 1024 * 1024
 MESSAGE_LIMIT = 2000
@@ -70,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("job_dir", type=Path)
     parser.add_argument("results", type=Path)
     parser.add_argument("--as-user", default=None, help="UID:GID to run candidate code as")
+    parser.add_argument("--judge-user", default=None, help="UID:GID of the judge (judged runs)")
     parser.add_argument("--python", default=sys.executable)
     args = parser.parse_args(argv)
 
@@ -85,27 +95,85 @@ def main(argv: list[str] | None = None) -> int:
             for c in job["checks"]
         },
     )
-    user = tuple(int(x) for x in args.as_user.split(":")) if args.as_user else None
-    output_path = args.results.parent / "candidate-output.log"
+    user = _ids(args.as_user)
+    judged = job["mode"] == "hidden" and job.get("grading") == "judged"
+    if judged:
+        user = _ids(args.judge_user)
+        if user is not None:
+            _hand_to_judge(args.job_dir, user)
+    output_path = args.results.parent / ("test-output.log" if judged else "candidate-output.log")
+    candidate_output_path = args.results.parent / "candidate-output.log"
     oom_before = _oom_kills()
 
     pending = list(run.checks) if job["mode"] == "hidden" else ["."]
     while pending and time.monotonic() < run.deadline:
-        pending = _run_pytest(run, pending, args.python, user, output_path)
+        hosts = None
+        if judged:
+            candidate_fd = os.open(candidate_output_path, _OUTPUT_FLAGS, 0o600)
+            hosts = HostManager(
+                job_dir=args.job_dir,
+                python=args.python,
+                harness_dir=HARNESS_DIR,
+                switch_users=user is not None,
+                output_fd=candidate_fd,
+                limit_process=lambda: _limit_candidate(int(job.get("pids", 64))),
+            )
+        try:
+            pending = _run_pytest(run, pending, args.python, user, output_path, hosts)
+        finally:
+            if hosts is not None:
+                hosts.close_all()
+                os.close(candidate_fd)
     if pending and time.monotonic() >= run.deadline:
         run.timed_out = True
     if _oom_kills() > oom_before:
         run.oom = True
 
     results = _results(run, output_path, time.monotonic() - started)
+    if judged:
+        limit = int(job.get("output_bytes", 0))
+        text, _, truncated = _read_output(candidate_output_path, limit)
+        results["candidate_output"] = text
+        results["candidate_output_truncated"] = truncated
     _write_results(args.results, results)
     return 0
 
 
+def _hand_to_judge(job_dir: Path, user: tuple[int, int]) -> None:
+    """The hidden tests and the judge's scratch folder arrive root's and private (0600/0700):
+    give them to the judge's uid, so no other uid in the container can read them."""
+    for top in ("tests", "judge"):
+        root = job_dir / top
+        if not root.is_dir():
+            continue
+        # Bottom-up, each folder after its files: once a folder is the judge's, this process
+        # (root without CAP_DAC_OVERRIDE) can no longer look inside it.
+        for folder, _, names in os.walk(root, topdown=False):
+            for name in names:
+                os.chown(os.path.join(folder, name), *user, follow_symlinks=False)
+            os.chown(folder, *user, follow_symlinks=False)
+
+
+_OUTPUT_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+
+
+def _ids(text: str | None) -> tuple[int, int] | None:
+    return tuple(int(x) for x in text.split(":")) if text else None  # type: ignore[return-value]
+
+
 def _run_pytest(
-    run: Run, pending: list[str], python: str, user: tuple[int, int] | None, output: Path
+    run: Run,
+    pending: list[str],
+    python: str,
+    user: tuple[int, int] | None,
+    output: Path,
+    hosts: HostManager | None = None,
 ) -> list[str]:
-    """Run pytest on ``pending`` nodes; return the nodes still to run after a crash or timeout."""
+    """Run pytest on ``pending`` nodes; return the nodes still to run after a crash or timeout.
+
+    With ``hosts`` this is a judged run: pytest is the judge, and its control channel to the
+    harness (start a host, read its memory) is served here beside the result events.
+    """
     tests_dir = run.job_dir / "tests"
     targets = (
         [str(tests_dir / node) for node in pending]
@@ -126,10 +194,7 @@ def _run_pytest(
         "FAULTLINE_STARTER_DIR": str(run.job_dir / "starter"),
         "FAULTLINE_TESTS_DIR": str(tests_dir),
     }
-    command = [
-        python,
-        "-m",
-        "pytest",
+    pytest_args = [
         "-p",
         "faultline_harness.plugin",
         "-p",
@@ -140,26 +205,47 @@ def _run_pytest(
         f"--rootdir={tests_dir}",
         *targets,
     ]
-    output_flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
-    output_fd = os.open(output, output_flags, 0o600)
+    command = [python, "-m", "pytest", *pytest_args]
+    pass_fds = [write_end]
+    control: socket.socket | None = None
+    cwd = run.job_dir / "src"
+    if hosts is not None:
+        # The judge imports no candidate code: its path is the harness alone, its arguments
+        # (the hidden tests' names) travel in its environment, which only its uid can read.
+        control, judge_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pass_fds.append(judge_end.fileno())
+        private_tmp = run.job_dir / "judge"
+        env.update(
+            PYTHONPATH=str(HARNESS_DIR),
+            FAULTLINE_JUDGED="1",
+            FAULTLINE_CONTROL_FD=str(judge_end.fileno()),
+            FAULTLINE_PYTEST_ARGS=json.dumps(pytest_args),
+            TMPDIR=str(private_tmp) if private_tmp.is_dir() else "/tmp",
+        )
+        del env["FAULTLINE_STARTER_DIR"]
+        command = [python, "-m", "faultline_harness.judge"]
+        cwd = Path("/")  # the judge moves into its own (private) tests folder itself
+    output_fd = os.open(output, _OUTPUT_FLAGS, 0o600)
     pids = int(run.job.get("pids", 64))
     kwargs: dict[str, Any] = {}
     if user is not None:
         kwargs.update(user=user[0], group=user[1], extra_groups=[])
     process = subprocess.Popen(
         command,
-        cwd=run.job_dir / "src",
+        cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=output_fd,
         stderr=output_fd,
-        pass_fds=(write_end,),
+        pass_fds=pass_fds,
         start_new_session=True,
         preexec_fn=lambda: _limit_candidate(pids if user is not None else None),
         **kwargs,
     )
     os.close(write_end)
     os.close(output_fd)
+    if control is not None:
+        judge_end.close()
 
     current: CheckState | None = None
     current_started = time.monotonic()
@@ -174,11 +260,20 @@ def _run_pytest(
         if now >= limit:
             stopped_by_us = "timeout"
             break
-        ready, _, _ = select.select([reader], [], [], min(0.5, limit - now))
+        watched = [reader] if control is None else [reader, control]
+        ready, _, _ = select.select(watched, [], [], min(0.5, limit - now))
         if not ready:
             if process.poll() is not None:
                 break
             continue
+        if control is not None and control in ready:
+            try:
+                hosts.handle(control)  # type: ignore[union-attr]
+            except (EOFError, OSError):
+                control.close()
+                control = None
+            if reader not in ready:
+                continue
         chunk = reader.read(65536)
         if not chunk:
             break
@@ -201,6 +296,8 @@ def _run_pytest(
             run.flag("an over-long result event was discarded")
             buffer = b""
     reader.close()
+    if control is not None:
+        control.close()
 
     returncode = _stop(process, user is not None)
     exit_text = _describe_exit(returncode, stopped_by_us)
@@ -404,17 +501,22 @@ def _json_bounded(text: str, limit: int) -> str:
     return text[:low]
 
 
-def _results(run: Run, output_path: Path, elapsed: float) -> dict[str, Any]:
-    limit = int(run.job.get("output_bytes", 256 * 1024))
+def _read_output(path: Path, limit: int) -> tuple[str, int, bool]:
+    """The first ``limit`` bytes of an output log as JSON-bounded text, its size, truncated?"""
+    limit = limit or 256 * 1024
     try:
-        size = output_path.stat().st_size
-        with open(output_path, "rb") as handle:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(descriptor, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
             output = handle.read(limit).decode("utf-8", "replace")
     except OSError:
-        size, output = 0, ""
+        return "", 0, False
     bounded = _json_bounded(output, limit)
-    truncated = size > limit or len(bounded) < len(output)
-    output = bounded
+    return bounded, size, size > limit or len(bounded) < len(output)
+
+
+def _results(run: Run, output_path: Path, elapsed: float) -> dict[str, Any]:
+    output, size, truncated = _read_output(output_path, int(run.job.get("output_bytes", 0)))
     checks = []
     for state in run.checks.values():
         if not state.reported and state.outcome == "missing" and not state.message:

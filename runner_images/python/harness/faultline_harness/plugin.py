@@ -1,12 +1,17 @@
-"""pytest plugin loaded into the candidate's test process.
+"""pytest plugin of every test run; it streams one event per test to the harness over the
+file descriptor named by ``FAULTLINE_RESULT_FD``.
 
-It gives hidden tests two fixtures, ``evidence`` (record what was measured) and ``starter``
-(load the unmodified starter code to measure a baseline in the same run), and streams one event
-per test to the harness over the file descriptor named by ``FAULTLINE_RESULT_FD``.
+Judged runs (hidden checks of a ``grading: judged`` challenge): this process is the judge. It
+runs as a uid of its own and never imports candidate code; the fixtures ``candidate`` and
+``starter`` are :class:`faultline_harness.judge.HostClient` connections to candidate hosts the
+harness starts (a fresh process and uid each), and ``evidence`` records what the check measured.
 
-This process also runs candidate code, so nothing here is trusted on its own: the harness
+In-process runs (visible tests, and hidden checks of ``grading: in-process`` challenges): the
+tests import the candidate's modules, ``starter`` loads the unmodified starter under a private
+name. Candidate code runs in this process, so nothing here is trusted on its own: the harness
 requires every expected check exactly once, and the plugin cross-checks pytest's reports against
 what its own hook wrappers saw, reporting any disagreement or tampering with pytest's machinery.
+That catches the naive forgeries only; docs/sandbox.md says why judged grading exists.
 """
 
 from __future__ import annotations
@@ -68,6 +73,7 @@ class _TestRecord:
     outcomes: dict[str, str] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
     duration: float = 0.0
+    suspect: list[str] = field(default_factory=list)
 
 
 class Evidence:
@@ -79,6 +85,12 @@ class Evidence:
 
     def __init__(self, record: _TestRecord) -> None:
         self._record = record
+
+    def suspect(self, reason: str) -> None:
+        """The run cannot be trusted (e.g. the starter baseline did not show its bug in this
+        run): the check fails whatever it asserts, and the report carries ``reason`` as a flag."""
+        if len(self._record.suspect) < 5:
+            self._record.suspect.append(str(reason)[:200])
 
     def metric(
         self,
@@ -196,6 +208,14 @@ class FaultlinePlugin:
         except BaseException as exc:
             if not isinstance(exc, pytest.skip.Exception):
                 record.raised.append(phase)
+            if JUDGED and type(exc).__name__ == "CandidateImportError":
+                self.channel.send(
+                    {
+                        "event": "collect_error",
+                        "nodeid": item.nodeid,
+                        "message": _bounded(f"the candidate's code failed to import: {exc}"),
+                    }
+                )
             raise
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -221,7 +241,7 @@ class FaultlinePlugin:
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
         record = self.record_for(nodeid)
-        tampering = self._tampering()
+        tampering = ([] if JUDGED else self._tampering()) + record.suspect
         outcomes = record.outcomes
         if any(value == "failed" for value in outcomes.values()) or record.raised:
             outcome = "failed"
@@ -301,7 +321,70 @@ def evidence(request: pytest.FixtureRequest) -> Evidence:
     return Evidence(_plugin.record_for(request.node.nodeid))
 
 
-@pytest.fixture(scope="session")
-def starter() -> Starter:
-    """Load the starter's version of a module: ``starter.load("webhooks")``."""
-    return _plugin.starter
+JUDGED = os.environ.get("FAULTLINE_JUDGED") == "1"
+
+
+def _host(subject: str):
+    from faultline_harness.judge import Control
+
+    control = Control.from_environment()
+    if control is None:
+        pytest.skip("no harness control channel (FAULTLINE_CONTROL_FD unset)")
+    client = control.spawn(subject)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+if JUDGED:
+
+    @pytest.fixture
+    def candidate():
+        """A fresh candidate host running the submitted code (a process and uid of its own)."""
+        yield from _host("candidate")
+
+    @pytest.fixture
+    def starter():
+        """A fresh host running the unmodified starter: the same-run baseline."""
+        yield from _host("starter")
+
+    class HostFactory:
+        """More hosts for one check (``hosts.candidate()``), each a fresh process and uid,
+        all closed when the check ends: e.g. one host per import order."""
+
+        def __init__(self) -> None:
+            self.opened: list = []
+
+        def candidate(self):
+            return self._open("candidate")
+
+        def starter(self):
+            return self._open("starter")
+
+        def _open(self, subject: str):
+            from faultline_harness.judge import Control
+
+            control = Control.from_environment()
+            if control is None:
+                pytest.skip("no harness control channel (FAULTLINE_CONTROL_FD unset)")
+            client = control.spawn(subject)
+            self.opened.append(client)
+            return client
+
+    @pytest.fixture
+    def hosts():
+        """A factory of fresh candidate and starter hosts for checks that need several."""
+        factory = HostFactory()
+        try:
+            yield factory
+        finally:
+            for client in factory.opened:
+                client.close()
+
+else:
+
+    @pytest.fixture(scope="session")
+    def starter() -> Starter:
+        """Load the starter's version of a module: ``starter.load("webhooks")``."""
+        return _plugin.starter

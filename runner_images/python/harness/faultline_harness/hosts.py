@@ -1,0 +1,254 @@
+"""The harness's side of judged runs: starts candidate hosts and measures them from outside.
+
+The judge asks over its control channel (a SOCK_SEQPACKET socket, one JSON request a packet):
+
+    spawn {subject}          a fresh host process (fresh uid) for "candidate" or "starter";
+                             the reply carries the judge's end of a socketpair to it
+    memory {host, reset_peak}  RSS summed over every process of the host's uid (children and
+                             orphans too), the peak the sampler saw, and scratch-file usage
+    pause / resume {host}    SIGSTOP / SIGCONT every process of the host
+    close {host}             kill every process of the host
+
+Processes are found by uid in /proc, which candidate code cannot hide from or reset: a forked
+child, a double-forked orphan, an mmap, a ctypes buffer and an in-memory database all count.
+Without uid switching (the local backend) a host's processes are those of its session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HOST_UIDS = range(100_000, 165_536)
+SAMPLE_SECONDS = 0.005
+SCRATCH_MOUNTS = ("/tmp", "/dev/shm")
+
+
+@dataclass
+class HostProcess:
+    number: int
+    subject: str
+    process: subprocess.Popen
+    uid: int | None
+    peak: int = 0
+    tracking: bool = False
+    paused: bool = False
+    scratch_base: int = 0
+
+
+@dataclass
+class HostManager:
+    job_dir: Path
+    python: str
+    harness_dir: Path
+    switch_users: bool
+    output_fd: int
+    limit_process: Callable[[], None]
+    hosts: dict[int, HostProcess] = field(default_factory=dict)
+    used_uids: set[int] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _sampler: threading.Thread | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def handle(self, sock: socket.socket) -> None:
+        """Answer one request from the judge's control channel."""
+        data = sock.recv(65536)
+        if not data:
+            raise EOFError
+        fds: list[int] = []
+        try:
+            request = json.loads(data)
+            reply, fds = self._perform(request)
+        except (ValueError, KeyError, TypeError, OSError) as exc:
+            reply = {"error": str(exc)[:300]}
+        try:
+            socket.send_fds(sock, [json.dumps(reply).encode()], fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def _perform(self, request: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
+        op = request["op"]
+        if op == "spawn":
+            subject = request["subject"]
+            if subject not in ("candidate", "starter"):
+                raise ValueError(f"unknown subject {subject!r}")
+            host, judge_end = self.spawn(subject)
+            return {"host": host.number, "pid": host.process.pid}, [judge_end]
+        host = self.hosts[int(request["host"])]
+        if op == "memory":
+            return self.memory(host, bool(request.get("reset_peak"))), []
+        if op == "pause":
+            self._signal(host, signal.SIGSTOP)
+            host.paused = True
+            return {"ok": True}, []
+        if op == "resume":
+            self._signal(host, signal.SIGCONT)
+            host.paused = False
+            return {"ok": True}, []
+        if op == "close":
+            self.close(host)
+            return {"ok": True}, []
+        raise ValueError(f"unknown operation {op!r}")
+
+    def spawn(self, subject: str) -> tuple[HostProcess, int]:
+        host_end, judge_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        uid = self._fresh_uid() if self.switch_users else None
+        code_dir = self.job_dir / ("src" if subject == "candidate" else "starter")
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": "/tmp",
+            "TMPDIR": "/tmp",
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": f"{code_dir}{os.pathsep}{self.harness_dir}",
+        }
+        kwargs: dict[str, Any] = {}
+        if uid is not None:
+            kwargs.update(user=uid, group=uid, extra_groups=[])
+        stdout = self.output_fd if subject == "candidate" else subprocess.DEVNULL
+        process = subprocess.Popen(
+            [self.python, "-m", "faultline_harness.host", str(host_end.fileno())],
+            cwd=code_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stdout,
+            pass_fds=(host_end.fileno(),),
+            start_new_session=True,
+            preexec_fn=self.limit_process,
+            **kwargs,
+        )
+        host_end.close()
+        with self.lock:
+            number = len(self.hosts) + 1
+            host = HostProcess(number, subject, process, uid, scratch_base=_scratch_bytes())
+            self.hosts[number] = host
+        self._ensure_sampler()
+        return host, judge_end.detach()
+
+    def _fresh_uid(self) -> int:
+        while True:
+            uid = HOST_UIDS[secrets.randbelow(len(HOST_UIDS))]
+            if uid not in self.used_uids and uid != os.getuid():
+                self.used_uids.add(uid)
+                return uid
+
+    def memory(self, host: HostProcess, reset_peak: bool) -> dict[str, int]:
+        rss, count = self._rss(host)
+        scratch = max(0, _scratch_bytes() - host.scratch_base) if self.switch_users else 0
+        with self.lock:
+            if reset_peak or not host.tracking:
+                host.peak = rss
+                host.tracking = True
+            host.peak = max(host.peak, rss)
+            peak = host.peak
+        return {"rss": rss, "peak": peak, "scratch": scratch, "processes": count}
+
+    def close(self, host: HostProcess) -> None:
+        with self.lock:
+            host.tracking = False
+        for _ in range(5):
+            if not self._signal(host, signal.SIGKILL):
+                break
+            time.sleep(0.01)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            host.process.wait(timeout=2)
+
+    def close_all(self) -> None:
+        self._stop.set()
+        for host in list(self.hosts.values()):
+            self.close(host)
+
+    def _signal(self, host: HostProcess, number: int) -> int:
+        sent = 0
+        for pid in self._pids(host):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, number)
+                sent += 1
+        return sent
+
+    def _pids(self, host: HostProcess) -> list[int]:
+        found = []
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            pid = int(entry.name)
+            if pid == os.getpid():
+                continue
+            try:
+                if host.uid is not None:
+                    if _real_uid(pid) == host.uid:
+                        found.append(pid)
+                elif _session(pid) == host.process.pid:
+                    found.append(pid)
+            except (OSError, ValueError):
+                continue
+        return found
+
+    def _rss(self, host: HostProcess) -> tuple[int, int]:
+        total, count = 0, 0
+        for pid in self._pids(host):
+            try:
+                total += _rss_bytes(pid)
+                count += 1
+            except (OSError, ValueError):
+                continue
+        return total, count
+
+    def _ensure_sampler(self) -> None:
+        if self._sampler is None:
+            self._sampler = threading.Thread(target=self._sample, name="sampler", daemon=True)
+            self._sampler.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(SAMPLE_SECONDS):
+            with self.lock:
+                tracked = [h for h in self.hosts.values() if h.tracking]
+            for host in tracked:
+                rss, _ = self._rss(host)
+                with self.lock:
+                    if host.tracking:
+                        host.peak = max(host.peak, rss)
+
+
+def _real_uid(pid: int) -> int:
+    with open(f"/proc/{pid}/status", "rb") as handle:
+        for line in handle:
+            if line.startswith(b"Uid:"):
+                return int(line.split()[1])
+    raise ValueError("no Uid line")
+
+
+def _session(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as handle:
+        text = handle.read()
+    return int(text[text.rindex(b")") + 2 :].split()[3])
+
+
+def _rss_bytes(pid: int) -> int:
+    """Resident memory of one process: anonymous, file-backed and shared pages."""
+    with open(f"/proc/{pid}/statm", "rb") as handle:
+        fields = handle.read().split()
+    return int(fields[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _scratch_bytes() -> int:
+    total = 0
+    for mount in SCRATCH_MOUNTS:
+        with contextlib.suppress(OSError):
+            info = os.statvfs(mount)
+            total += (info.f_blocks - info.f_bfree) * info.f_frsize
+    return total
