@@ -392,3 +392,77 @@ def test_candidate_output_is_kept_apart_and_out_of_the_candidate_view(
     assert "CANDIDATE-SAYS" not in report["output"]
     view = candidate_view(report)
     assert "CANDIDATE-SAYS" not in str(view)
+
+
+# --- bypassing the statement count -----------------------------------------------------------
+
+N_PLUS_ONE_ON_A_RAW_CURSOR = """
+    from sqlalchemy import event
+
+
+    def list_users_with_order_counts(session):
+        engine = session.get_bind()
+        for name in ("before_cursor_execute", "after_cursor_execute"):
+            for listener in list(getattr(engine.dispatch, name)):
+                event.remove(engine, name, listener)
+        cursor = session.connection().connection.dbapi_connection.cursor()
+        cursor.execute("SELECT id, name FROM users ORDER BY id")
+        rows = []
+        for user_id, name in cursor.fetchall():
+            cursor.execute("SELECT count(*) FROM orders WHERE user_id = ?", (user_id,))
+            rows.append({"id": user_id, "name": name, "order_count": cursor.fetchone()[0]})
+        return rows
+"""
+
+READ_THE_JUDGES_DATABASE = """
+    import glob
+    import sqlite3
+
+    from sqlalchemy import func, select
+
+    from models import Order, User
+
+
+    def list_users_with_order_counts(session):
+        for path in glob.glob("/job/**/*.sqlite", recursive=True) + glob.glob(
+            "/tmp/**/*.sqlite", recursive=True
+        ):
+            try:
+                db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+                found = db.execute(
+                    "SELECT u.id, u.name, count(o.id) FROM users u "
+                    "LEFT JOIN orders o ON o.user_id = u.id GROUP BY u.id ORDER BY u.id"
+                ).fetchall()
+            except sqlite3.Error:
+                continue
+            return [{"id": i, "name": n, "order_count": c} for i, n, c in found]
+        users = session.scalars(select(User).order_by(User.id)).all()
+        return [
+            {
+                "id": user.id,
+                "name": user.name,
+                "order_count": session.scalar(
+                    select(func.count()).select_from(Order).where(Order.user_id == user.id)
+                ),
+            }
+            for user in users
+        ]
+"""
+
+
+@pytest.mark.parametrize(
+    "source",
+    [N_PLUS_ONE_ON_A_RAW_CURSOR, READ_THE_JUDGES_DATABASE],
+    ids=["raw-cursor-without-listeners", "read-the-judges-database-file"],
+)
+def test_statements_are_counted_where_they_execute(docker_sandbox, source):
+    """The database is the judge's: statements on any cursor of the candidate's are forwarded
+    and counted there, and its file is the judge's alone (a read would show 0 statements)."""
+    challenge = _only(
+        load_challenge(REPO / "challenges" / "order-counts-n-plus-one"), "statements-constant"
+    )
+    report = _grade(challenge, docker_sandbox, {"user_listing.py": source})
+    check = _check(report, "statements-constant")
+    assert not check["passed"], check
+    statements = check["metrics"][0]
+    assert statements["value"] > statements["limit"], statements

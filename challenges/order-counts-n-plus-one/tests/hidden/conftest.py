@@ -1,4 +1,8 @@
-"""Hidden-check fixtures: seeded in-memory SQLite databases and a statement counter."""
+"""Hidden-check fixtures: seeded databases the judge owns, and listings run against them.
+
+The database lives in the judge; the candidate's SQLAlchemy session reaches it through a
+forwarding connection, so every statement is executed, and counted, on the judge's side.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,26 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from models import Base, Order, User
-from sqlalchemy import Engine, create_engine, event, insert
-from sqlalchemy.orm import Session
-from sqlalchemy.pool import StaticPool
+from faultline_harness.judge import HostClient
+from faultline_harness.judge_db import JudgeDatabase
+
+# The accounts schema as the platform team's migrations create it (models.py describes it).
+SCHEMA = """
+CREATE TABLE users (
+    id INTEGER NOT NULL PRIMARY KEY,
+    name VARCHAR(120) NOT NULL,
+    email VARCHAR(254) NOT NULL UNIQUE,
+    created_at DATETIME DEFAULT (CURRENT_TIMESTAMP) NOT NULL
+);
+CREATE TABLE orders (
+    id INTEGER NOT NULL PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users (id),
+    total_cents INTEGER NOT NULL,
+    status VARCHAR(20) NOT NULL,
+    created_at DATETIME DEFAULT (CURRENT_TIMESTAMP) NOT NULL
+);
+CREATE INDEX ix_orders_user_id ON orders (user_id);
+"""
 
 # A small pool so several users share a name (grouping by name instead of id merges them).
 NAMES = [
@@ -30,7 +50,7 @@ NAMES = [
 class SeededDb:
     """A seeded database and what the listing of it must return."""
 
-    engine: Engine
+    database: JudgeDatabase
     expected: list[dict[str, Any]]
 
     @property
@@ -41,40 +61,40 @@ class SeededDb:
     def ids_with_orders(self) -> set[int]:
         return {row["id"] for row in self.expected if row["order_count"] > 0}
 
-    def call(self, listing: Callable[[Session], Any]) -> tuple[Any, int]:
-        """Call ``listing`` with a fresh session; return its result and the statements it ran."""
-        statements: list[str] = []
-
-        def on_execute(conn, cursor, statement, parameters, context, executemany) -> None:
-            statements.append(statement)
-
-        event.listen(self.engine, "before_cursor_execute", on_execute)
+    def call(self, host: HostClient) -> tuple[Any, int]:
+        """Run the host's listing with a fresh session; its result and the statements it ran."""
+        engine = self.database.engine_in(host)
+        engine.connect().close()  # the dialect's first-connect set-up is not the listing's work
+        Session = host.module("sqlalchemy.orm").Session.get()
+        listing = host.module("user_listing")
+        session = Session(engine)
         try:
-            with Session(self.engine) as session:
-                result = listing(session)
+            with self.database.counting() as statements:
+                result = listing.list_users_with_order_counts(session)
         finally:
-            event.remove(self.engine, "before_cursor_execute", on_execute)
+            session.close()
+            engine.dispose()
         return result, len(statements)
 
     def add_orders(self, user_id: int, count: int) -> None:
-        with Session(self.engine) as session:
-            session.add_all(
-                Order(user_id=user_id, total_cents=1000 + i, status="placed") for i in range(count)
-            )
-            session.commit()
+        self.database.insert_many(
+            "INSERT INTO orders (user_id, total_cents, status) VALUES (?, ?, 'placed')",
+            [(user_id, 1000 + i) for i in range(count)],
+        )
         for row in self.expected:
             if row["id"] == user_id:
                 row["order_count"] += count
 
     def add_user(self, user_id: int, name: str) -> None:
-        with Session(self.engine) as session:
-            session.add(User(id=user_id, name=name, email=f"user{user_id}@example.test"))
-            session.commit()
+        self.database.insert_many(
+            "INSERT INTO users (id, name, email) VALUES (?, ?, ?)",
+            [(user_id, name, f"user{user_id}@example.test")],
+        )
         self.expected.append({"id": user_id, "name": name, "order_count": 0})
         self.expected.sort(key=lambda row: row["id"])
 
 
-def _seed(engine: Engine, n_users: int, first_id: int, seed: int) -> list[dict[str, Any]]:
+def _seed(database: JudgeDatabase, n_users: int, first_id: int, seed: int) -> list[dict]:
     rng = random.Random(seed)
     ids = [first_id + 3 * i for i in range(n_users)]  # gaps between ids
     counts: dict[int, int] = {}
@@ -85,44 +105,36 @@ def _seed(engine: Engine, n_users: int, first_id: int, seed: int) -> list[dict[s
             counts[user_id] = 40  # one heavy buyer
         else:
             counts[user_id] = rng.randint(1, 6)
-    users = [
-        {"id": user_id, "name": rng.choice(NAMES), "email": f"user{user_id}@example.test"}
-        for user_id in ids
-    ]
+    users = [(user_id, rng.choice(NAMES), f"user{user_id}@example.test") for user_id in ids]
     orders = [
-        {"user_id": user_id, "total_cents": rng.randint(100, 50_000), "status": "placed"}
+        (user_id, rng.randint(100, 50_000))
         for user_id, count in counts.items()
         for _ in range(count)
     ]
     rng.shuffle(users)  # insertion order differs from id order
     rng.shuffle(orders)
-    with Session(engine) as session:
-        if users:
-            session.execute(insert(User), users)
-        if orders:
-            session.execute(insert(Order), orders)
-        session.commit()
-    names = {user["id"]: user["name"] for user in users}
+    database.insert_many("INSERT INTO users (id, name, email) VALUES (?, ?, ?)", users)
+    database.insert_many(
+        "INSERT INTO orders (user_id, total_cents, status) VALUES (?, ?, 'placed')", orders
+    )
+    names = {user_id: name for user_id, name, _ in users}
     return [{"id": i, "name": names[i], "order_count": counts[i]} for i in sorted(ids)]
 
 
 @pytest.fixture
 def make_db() -> Iterator[Callable[..., SeededDb]]:
     """Factory: ``make_db(n_users, first_id=..., seed=...)`` builds a fresh seeded database."""
-    engines: list[Engine] = []
+    databases: list[JudgeDatabase] = []
 
     def factory(n_users: int, *, first_id: int = 1, seed: int = 0) -> SeededDb:
-        engine = create_engine(
-            "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
-        )
-        engines.append(engine)
-        Base.metadata.create_all(engine)
-        expected = _seed(engine, n_users, first_id, seed)
-        return SeededDb(engine=engine, expected=expected)
+        database = JudgeDatabase()
+        databases.append(database)
+        database.run_script(SCHEMA)
+        return SeededDb(database=database, expected=_seed(database, n_users, first_id, seed))
 
     yield factory
-    for engine in engines:
-        engine.dispose()
+    for database in databases:
+        database.close()
 
 
 def describe_difference(actual: Any, expected: list[dict[str, Any]]) -> tuple[int, str]:

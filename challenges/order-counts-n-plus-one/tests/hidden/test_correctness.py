@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 
-def test_counts_are_exact(make_db, diff, evidence):
-    import user_listing
-
+def test_counts_are_exact(make_db, diff, evidence, candidate):
     db = make_db(80, first_id=200, seed=7)
-    rows, _ = db.call(user_listing.list_users_with_order_counts)
+    rows, _ = db.call(candidate)
 
     bad_rows, problem = diff(rows, db.expected)
     evidence.metric(
@@ -22,29 +20,25 @@ def test_counts_are_exact(make_db, diff, evidence):
     )
 
 
-def test_empty_database_gives_empty_list(make_db):
-    import user_listing
-
+def test_empty_database_gives_empty_list(make_db, candidate):
     db = make_db(0)
-    rows, _ = db.call(user_listing.list_users_with_order_counts)
+    rows, _ = db.call(candidate)
 
     assert isinstance(rows, list), f"expected a list, got {type(rows).__name__}"
     assert rows == [], f"expected [] for a database without users, got {rows[:3]!r}"
 
 
-def test_listing_follows_new_orders(make_db, evidence):
+def test_listing_follows_new_orders(make_db, evidence, candidate):
     """A later request sees orders and users added since an earlier one (no stale cache)."""
-    import user_listing
-
     db = make_db(12, first_id=700, seed=3)
-    db.call(user_listing.list_users_with_order_counts)  # an earlier request
+    db.call(candidate)  # an earlier request
 
     idle_user = next(row["id"] for row in db.expected if row["order_count"] == 0)
     new_user = 10_000
     db.add_orders(idle_user, 3)
     db.add_user(new_user, "Zoe Newcomer")
     db.add_orders(new_user, 2)
-    rows, _ = db.call(user_listing.list_users_with_order_counts)
+    rows, _ = db.call(candidate)
 
     by_id = {row["id"]: row for row in rows}
     stale = []
