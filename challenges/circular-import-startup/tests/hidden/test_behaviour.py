@@ -1,13 +1,17 @@
-"""Behaviour checks: the public API keeps working after the fix."""
+"""Behaviour checks: the public API keeps working after the fix.
+
+The package runs in a candidate host; these checks call it there and receive plain data or
+handles (see shop_host.py for how identity, types and type hints are asked of the host).
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
+from faultline_harness.judge import Remote, RemoteError
+from shop_host import Shop, error_text
 
 T = TypeVar("T")
 
@@ -15,102 +19,196 @@ T = TypeVar("T")
 def _call(label: str, action: Callable[[], T]) -> T:
     try:
         return action()
-    except Exception as exc:
-        pytest.fail(f"{label} raised {type(exc).__name__}: {exc}")
+    except RemoteError as error:
+        pytest.fail(f"{label} raised {error_text(error)}")
 
 
-def test_service_creates_and_finds_users(shop):
+def _raises(shop: Shop, label: str, exc_name: str, exc_class: Remote, function: Remote, *args):
+    failure = shop.inspect.failure_to_raise(exc_class, function, *args)
+    assert failure is None, f"{label} should raise {exc_name}; instead: {failure}"
+
+
+def test_service_creates_and_finds_users(shop: Shop):
     services, models, validation = shop.services, shop.models, shop.validation
-    users = services.UserService()
+    inspect = shop.inspect
+    users = _call("UserService()", lambda: services.UserService())
 
     ana = _call(
         "UserService().create('  Ana Souza ', ' Ana.Souza@Example.COM ')",
         lambda: users.create("  Ana Souza ", " Ana.Souza@Example.COM "),
     )
-    assert type(ana) is models.User, f"create() returned {type(ana)!r}, not shop.models.User"
-    assert (ana.id, ana.name, ana.email, ana.active) == (
-        1,
-        "Ana Souza",
-        "ana.souza@example.com",
-        True,
-    ), f"create() returned {ana!r}"
-    bo = users.create("Bo Lindqvist", "bo@example.org")
-    assert bo.id == 2, f"the second user got id {bo.id!r}, expected 2"
-    assert users.get(1) is ana, "get(1) did not return the user created first"
-    assert users.find_by_email("  ANA.SOUZA@example.com") is ana, "lookup by email ignores case"
-    assert users.find_by_email("nobody@example.com") is None
-
-    with pytest.raises(services.EmailAlreadyRegistered):
-        users.create("Ana Again", "ana.souza@EXAMPLE.com")
-    with pytest.raises(validation.InvalidUserData):
-        users.create("Cy", "not-an-email")
-    with pytest.raises(validation.InvalidUserData):
-        users.create("   ", "cy@example.net")
-
-    assert users.deactivate(2) is bo and bo.active is False, "deactivate() did not deactivate"
-    assert users.get(2).active is False
-
-    status, body = shop.api.post_users({"name": "Dee", "email": " DEE@Example.net"})
-    assert status == 201 and body["email"] == "dee@example.net" and body["name"] == "Dee", (
-        f"POST /users returned {status} {body!r}"
+    user_class = _call("shop.models.User", lambda: models.User.get())
+    kind = inspect.type_of(ana)
+    assert inspect.same(kind, user_class), (
+        f"create() returned {inspect.show(kind)}, not shop.models.User"
     )
-    status, _ = shop.api.post_users({"name": "Dee", "email": "dee@example.net"})
-    assert status == 409, f"POST /users with a taken email returned {status}, expected 409"
+    fields = _call(
+        "reading the created user's fields",
+        lambda: (ana.id.get(), ana.name.get(), ana.email.get(), ana.active.get()),
+    )
+    assert fields == (1, "Ana Souza", "ana.souza@example.com", True), (
+        f"create() returned {inspect.show(ana)}"
+    )
+    bo = _call(
+        "UserService().create('Bo Lindqvist', 'bo@example.org')",
+        lambda: users.create("Bo Lindqvist", "bo@example.org"),
+    )
+    bo_id = bo.id.get()
+    assert bo_id == 2, f"the second user got id {inspect.show(bo_id)}, expected 2"
+    assert inspect.same(_call("get(1)", lambda: users.get(1)), ana), (
+        "get(1) did not return the user created first"
+    )
+    found = _call("find_by_email(...)", lambda: users.find_by_email("  ANA.SOUZA@example.com"))
+    assert inspect.same(found, ana), "lookup by email ignores case"
+    nobody = _call("find_by_email(...)", lambda: users.find_by_email("nobody@example.com"))
+    assert nobody is None, f"find_by_email('nobody@example.com') returned {inspect.show(nobody)}"
+
+    create = users.create.get()
+    already = _call("shop.services.EmailAlreadyRegistered", services.EmailAlreadyRegistered.get)
+    invalid = _call("shop.validation.InvalidUserData", validation.InvalidUserData.get)
+    _raises(
+        shop,
+        "create('Ana Again', 'ana.souza@EXAMPLE.com')",
+        "EmailAlreadyRegistered",
+        already,
+        create,
+        "Ana Again",
+        "ana.souza@EXAMPLE.com",
+    )
+    _raises(
+        shop,
+        "create('Cy', 'not-an-email')",
+        "InvalidUserData",
+        invalid,
+        create,
+        "Cy",
+        "not-an-email",
+    )
+    _raises(
+        shop,
+        "create('   ', 'cy@example.net')",
+        "InvalidUserData",
+        invalid,
+        create,
+        "   ",
+        "cy@example.net",
+    )
+
+    deactivated = _call("deactivate(2)", lambda: users.deactivate(2))
+    assert inspect.same(deactivated, bo) and bo.active.get() is False, (
+        "deactivate() did not deactivate"
+    )
+    assert _call("get(2)", lambda: users.get(2)).active.get() is False
+
+    status, body = _call(
+        "POST /users", lambda: shop.api.post_users({"name": "Dee", "email": " DEE@Example.net"})
+    )
+    assert (
+        status == 201
+        and isinstance(body, dict)
+        and body.get("email") == "dee@example.net"
+        and body.get("name") == "Dee"
+    ), f"POST /users returned {status!r} {inspect.show(body)}"
+    status, _ = _call(
+        "POST /users", lambda: shop.api.post_users({"name": "Dee", "email": "dee@example.net"})
+    )
+    assert status == 409, f"POST /users with a taken email returned {status!r}, expected 409"
 
 
-def test_user_built_directly_normalises_its_email(shop):
-    user_class, invalid = shop.models.User, shop.validation.InvalidUserData
+def test_user_built_directly_normalises_its_email(shop: Shop):
+    user_class = _call("shop.models.User", shop.models.User.get)
+    invalid = _call("shop.validation.InvalidUserData", shop.validation.InvalidUserData.get)
     bo = _call(
         "User(id=7, name=' Bo Lindqvist ', email='  Bo.Lindqvist@Example.ORG ')",
-        lambda: user_class(id=7, name=" Bo Lindqvist ", email="  Bo.Lindqvist@Example.ORG "),
+        lambda: shop.models.User(id=7, name=" Bo Lindqvist ", email="  Bo.Lindqvist@Example.ORG "),
     )
-    assert dataclasses.asdict(bo) == {
+    fields = _call(
+        "dataclasses.asdict(User(...))", lambda: shop.client.module("dataclasses").asdict(bo)
+    )
+    assert fields == {
         "id": 7,
         "name": "Bo Lindqvist",
         "email": "bo.lindqvist@example.org",
         "active": True,
-    }, f"User(...) built directly gave {bo!r}; its email must be normalised like the service's"
-    with pytest.raises(invalid):
-        user_class(id=8, name="Cy", email="cy at example dot net")
+    }, (
+        f"User(...) built directly gave {shop.inspect.show(bo)}; its email must be normalised "
+        "like the service's"
+    )
+    failure = shop.inspect.failure_to_raise(
+        invalid, user_class, id=8, name="Cy", email="cy at example dot net"
+    )
+    assert failure is None, (
+        f"User(id=8, name='Cy', email='cy at example dot net') should raise InvalidUserData; "
+        f"instead: {failure}"
+    )
 
 
-def _hints(obj: object, label: str) -> dict[str, object]:
+def _hints(shop: Shop, obj: Remote, label: str) -> dict[str, Any]:
     try:
-        return typing.get_type_hints(obj)
-    except Exception as exc:
+        hints = shop.client.module("typing").get_type_hints(obj)
+    except RemoteError as error:
         pytest.fail(
-            f"typing.get_type_hints({label}) raised {type(exc).__name__}: {exc}; the API builds "
+            f"typing.get_type_hints({label}) raised {error_text(error)}; the API builds "
             "its response schema from these hints at runtime"
         )
-
-
-def test_type_hints_resolve_at_runtime(shop):
-    user_class, service = shop.models.User, shop.services.UserService
-    fields = _hints(user_class, "User")
-    assert fields == {"id": int, "name": str, "email": str, "active": bool}, (
-        f"User's type hints resolve to {fields!r}"
+    assert isinstance(hints, dict), (
+        f"typing.get_type_hints({label}) gave {shop.inspect.show(hints)}"
     )
-    for method, params in (("create", {"name": str, "email": str}), ("get", {"user_id": int})):
-        hints = _hints(getattr(service, method), f"UserService.{method}")
-        assert hints.get("return") is user_class, (
-            f"UserService.{method} returns {hints.get('return')!r}, expected shop.models.User"
+    return hints
+
+
+def test_type_hints_resolve_at_runtime(shop: Shop):
+    inspect = shop.inspect
+    user_class = _call("shop.models.User", shop.models.User.get)
+    service = _call("shop.services.UserService", shop.services.UserService.get)
+    builtin = {name: inspect.attr(inspect.builtins, name) for name in ("int", "str", "bool")}
+    none_type = inspect.type_of(None)
+
+    fields = _hints(shop, user_class, "User")
+    expected = {"id": "int", "name": "str", "email": "str", "active": "bool"}
+    assert set(fields) == set(expected) and all(
+        inspect.same(fields[name], builtin[kind]) for name, kind in expected.items()
+    ), (
+        "User's type hints resolve to {"
+        + ", ".join(f"{name!r}: {inspect.show(hint)}" for name, hint in fields.items())
+        + "}"
+    )
+    for method, params in (
+        ("create", {"name": "str", "email": "str"}),
+        ("get", {"user_id": "int"}),
+    ):
+        hints = _hints(shop, inspect.attr(service, method), f"UserService.{method}")
+        assert inspect.same(hints.get("return"), user_class), (
+            f"UserService.{method} returns {inspect.show(hints.get('return'))}, "
+            "expected shop.models.User"
         )
         for name, kind in params.items():
-            assert hints.get(name) is kind, f"UserService.{method}({name}) is {hints.get(name)!r}"
-    found = _hints(service.find_by_email, "UserService.find_by_email").get("return")
-    assert set(typing.get_args(found)) == {user_class, type(None)}, (
-        f"UserService.find_by_email returns {found!r}, expected User | None"
+            assert inspect.same(hints.get(name), builtin[kind]), (
+                f"UserService.{method}({name}) is {inspect.show(hints.get(name))}"
+            )
+    found = _hints(shop, inspect.attr(service, "find_by_email"), "UserService.find_by_email").get(
+        "return"
     )
-    deactivated = _hints(service.deactivate, "UserService.deactivate").get("return")
-    assert deactivated is user_class, f"UserService.deactivate returns {deactivated!r}"
-    try:
-        schema = shop.api.response_schema()
-    except Exception as exc:
-        pytest.fail(f"shop.api.response_schema() raised {type(exc).__name__}: {exc}")
-    assert schema == {"id": "integer", "name": "string", "email": "string", "active": "boolean"}
+    members = shop.client.module("typing").get_args(found)
+    is_user = [inspect.same(member, user_class) for member in members]
+    is_none = [inspect.same(member, none_type) for member in members]
+    assert (
+        any(is_user) and any(is_none) and all(u or n for u, n in zip(is_user, is_none, strict=True))
+    ), f"UserService.find_by_email returns {inspect.show(found)}, expected User | None"
+    deactivated = _hints(shop, inspect.attr(service, "deactivate"), "UserService.deactivate").get(
+        "return"
+    )
+    assert inspect.same(deactivated, user_class), (
+        f"UserService.deactivate returns {inspect.show(deactivated)}"
+    )
+    schema = _call("shop.api.response_schema()", shop.api.response_schema)
+    assert schema == {"id": "integer", "name": "string", "email": "string", "active": "boolean"}, (
+        f"shop.api.response_schema() returned {inspect.show(schema)}"
+    )
 
 
-def test_public_names_stay_in_their_modules(shop):
+def test_public_names_stay_in_their_modules(shop: Shop):
+    inspect = shop.inspect
     documented = {
         "shop.models": ["User"],
         "shop.services": ["UserService", "EmailAlreadyRegistered", "normalize_email"],
@@ -125,13 +223,24 @@ def test_public_names_stay_in_their_modules(shop):
         f"{module}.{name}"
         for module, names in documented.items()
         for name in names
-        if not hasattr(modules[module], name)
+        if not inspect.has(modules[module], name)
     ]
     assert not missing, f"documented names are no longer importable: {', '.join(missing)}"
     for module, name in (("shop.models", "User"), ("shop.services", "UserService")):
-        defined_in = getattr(modules[module], name).__module__
-        assert defined_in == module, (
-            f"{name} is now defined in {defined_in}, not {module}; pickled sessions and other "
-            f"packages refer to it as {module}.{name}"
+        defined_in = _call(
+            f"{module}.{name}.__module__",
+            lambda module=module, name=name: inspect.attr(
+                inspect.attr(modules[module], name), "__module__"
+            ),
         )
-    assert shop.services.normalize_email("  Ana@Example.COM ") == "ana@example.com"
+        assert defined_in == module, (
+            f"{name} is now defined in {inspect.show(defined_in)}, not {module}; pickled sessions "
+            f"and other packages refer to it as {module}.{name}"
+        )
+    normalised = _call(
+        "shop.services.normalize_email('  Ana@Example.COM ')",
+        lambda: shop.services.normalize_email("  Ana@Example.COM "),
+    )
+    assert normalised == "ana@example.com", (
+        f"shop.services.normalize_email('  Ana@Example.COM ') returned {inspect.show(normalised)}"
+    )

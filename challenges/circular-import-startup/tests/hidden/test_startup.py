@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from import_orders import ORDERS, count_bad, describe_difference, run_orders, source_dir
+from import_orders import ORDERS, count_bad, describe_difference, run_orders
 
 
-def test_every_import_order_starts_and_behaves_the_same(evidence):
-    runs = run_orders(source_dir())
+def test_every_import_order_starts_and_behaves_the_same(evidence, hosts):
+    runs, starter_runs = run_orders(hosts)
     bad = count_bad(runs)
-
-    starter_bad = None
-    starter_dir = os.environ.get("FAULTLINE_STARTER_DIR")
-    if starter_dir:
-        starter_bad = count_bad(run_orders(Path(starter_dir)))
+    starter_bad = count_bad(starter_runs)
 
     evidence.metric(
         "failing_import_orders",
@@ -25,6 +18,12 @@ def test_every_import_order_starts_and_behaves_the_same(evidence):
         starter=starter_bad,
         label=f"import orders (of {len(ORDERS)}) that crash or change behaviour",
     )
+    if starter_bad == 0:
+        evidence.suspect(
+            "starts-in-any-order: the starter started and behaved the same in every import "
+            "order in this run (its circular import crashes some of them); the check is not "
+            "trusted"
+        )
     crashed = [run for run in runs if run.outcome is None]
     problems: list[str] = []
     if crashed:

@@ -14,7 +14,6 @@ Usage: python -m faultline_harness.host FD   (cwd: the subject's code folder)
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import importlib
 import inspect
@@ -23,9 +22,12 @@ import sys
 import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from faultline_harness.wire import WireError, decode_plain, recv_frame, send_frame
+
+if TYPE_CHECKING:
+    import asyncio
 
 ERROR_TEXT_LIMIT = 500
 NOTE_BATCH = 1000
@@ -51,6 +53,8 @@ class Host:
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
+        import asyncio  # on first use: most hosts never need a loop, and it costs 35 ms
+
         with self._loop_lock:
             if self._loop is None:
                 loop = asyncio.new_event_loop()
@@ -68,6 +72,7 @@ class Host:
 
     def on_loop(self, function: Any) -> Any:
         """Run ``function()`` on the loop thread and return its result (awaited if a coroutine)."""
+        import asyncio
 
         async def runner() -> Any:
             result = function()
@@ -166,8 +171,13 @@ class Host:
         function = getattr(target, attr) if attr else target
         result = function(*args, **kwargs)
         if inspect.isawaitable(result):
-            result = asyncio.run_coroutine_threadsafe(_awaited(result), self.loop).result()
+            result = self.await_on_loop(result)
         return result
+
+    def await_on_loop(self, awaitable: Any) -> Any:
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(_awaited(awaitable), self.loop).result()
 
     def serve(self) -> None:
         while True:
@@ -252,7 +262,7 @@ class Host:
                     before(*before_args)
                 result = function(wrap(*item)) if wrap is not None else function(*item)
                 if inspect.isawaitable(result):
-                    result = asyncio.run_coroutine_threadsafe(_awaited(result), self.loop).result()
+                    result = self.await_on_loop(result)
                 results.append(self.encode(result))
             except Exception as exc:
                 results.append({"$err": describe_error(exc)})
@@ -325,6 +335,8 @@ class AsyncJudgeFunction(JudgeFunction):
     """A judge-side coroutine function: awaiting a call waits for the judge's answer."""
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        import asyncio
+
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         with self._host.callback_lock:

@@ -160,12 +160,14 @@ class HostManager:
     def close(self, host: HostProcess) -> None:
         with self.lock:
             host.tracking = False
-        for _ in range(5):
+        for attempt in range(5):
             if not self._signal(host, signal.SIGKILL):
                 break
-            time.sleep(0.01)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            host.process.wait(timeout=2)
+            if attempt == 0:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    host.process.wait(timeout=2)
+            else:
+                time.sleep(0.01)  # a child forked while we were killing its parent
 
     def close_all(self) -> None:
         self._stop.set()
@@ -189,12 +191,15 @@ class HostManager:
             if pid == os.getpid():
                 continue
             try:
+                state, session = _state_and_session(pid)
+                if state == b"Z":
+                    continue  # dead, waiting to be reaped: no memory, nothing to signal
                 if host.uid is not None:
                     if _real_uid(pid) == host.uid:
                         found.append(pid)
-                elif _session(pid) == host.process.pid:
+                elif session == host.process.pid:
                     found.append(pid)
-            except (OSError, ValueError):
+            except (OSError, ValueError, IndexError):
                 continue
         return found
 
@@ -232,10 +237,11 @@ def _real_uid(pid: int) -> int:
     raise ValueError("no Uid line")
 
 
-def _session(pid: int) -> int:
+def _state_and_session(pid: int) -> tuple[bytes, int]:
     with open(f"/proc/{pid}/stat", "rb") as handle:
         text = handle.read()
-    return int(text[text.rindex(b")") + 2 :].split()[3])
+    fields = text[text.rindex(b")") + 2 :].split()
+    return fields[0], int(fields[3])
 
 
 def _rss_bytes(pid: int) -> int:
