@@ -182,7 +182,8 @@ def test_app_wide_error_pages_are_html_outside_the_api(web_app, client):
 
 def _secret_fragments() -> list[str]:
     """Lines of the hidden tests and the reference solution that the candidate cannot know:
-    every line not also in the starter or the visible tests, plus the hidden test names."""
+    every line not also in the starter or the visible tests, plus the hidden test names.
+    Lines of punctuation alone (a closing bracket) reveal nothing and are left out."""
     public: set[str] = set()
     for folder in ("starter", "tests/visible"):
         for path in (CHALLENGE / folder).rglob("*.py"):
@@ -195,7 +196,7 @@ def _secret_fragments() -> list[str]:
             secrets.update(
                 line.strip()
                 for line in source.splitlines()
-                if line.strip() and line.strip() not in public
+                if re.search(r"\w", line) and line.strip() not in public
             )
     assert {"test_total_adds_every_item", "return sum(items)"} <= secrets
     return sorted(secrets)

@@ -520,8 +520,9 @@ def test_review_shows_the_full_report_the_candidate_never_sees(
 
     page = _text(client.get(f"/review/invites/{invite.id}?submission={broken.id}"))
     assert "Showing the selected" in page and "1 of 2 checks passed" in page
-    hidden_source = "assert total(items) == 45"
-    assert "Raw hidden test output" in page and hidden_source in page
+    hidden_source = "assert result == 45"
+    assert "Test output, from the judge" in page and hidden_source in page
+    assert "Candidate output" in page and "judged grading" in page
     assert "assert 36 == 45" in page  # the failed check's message
     assert "detects the bug" in page and "guards existing behaviour" in page
     assert "sum of 0..9: 36 (at least 45; starter 36)" in page

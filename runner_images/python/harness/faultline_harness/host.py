@@ -29,6 +29,9 @@ from faultline_harness.wire import WireError, decode_plain, recv_frame, send_fra
 if TYPE_CHECKING:
     import asyncio
 
+_set_switch_interval = sys.setswitchinterval
+"""Taken before any candidate module is imported (see :meth:`Host.answer`)."""
+
 ERROR_TEXT_LIMIT = 500
 NOTE_BATCH = 1000
 WORKER_THREADS = 64
@@ -48,6 +51,7 @@ class Host:
         self.workers = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="host")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_lock = threading.Lock()
+        self.switch_interval: float | None = None
 
     # The candidate's event loop -------------------------------------------------------------
 
@@ -193,6 +197,11 @@ class Host:
 
     def answer(self, message: dict[str, Any]) -> None:
         number = message.get("id")
+        if self.switch_interval is not None:
+            # A busy server: threads switch every few bytecodes, so an unsynchronised
+            # check-then-act is interleaved as it would be under production load. Set again
+            # for every request, so module code that resets it does not hide its races.
+            _set_switch_interval(self.switch_interval)
         try:
             result = self.perform(message)
             encoded = list(result) if isinstance(result, _Encoded) else self.encode(result)
@@ -237,6 +246,10 @@ class Host:
             with self.handle_lock:
                 for number in message.get("handles", []):
                     self.handles.pop(number, None)
+            return None
+        if op == "switch_interval":
+            self.switch_interval = float(message["seconds"])
+            _set_switch_interval(self.switch_interval)
             return None
         if op == "ping_loop":
             return self.on_loop(lambda: None)

@@ -320,6 +320,12 @@ class HostClient:
             results.extend(answers)
         return results
 
+    def busy_server(self, switch_interval: float = 1e-6) -> None:
+        """Make the host switch threads as often as a loaded server does (every request sets
+        ``sys.setswitchinterval``), so races in the candidate's code show up in a few thousand
+        concurrent calls rather than in millions."""
+        self.request({"op": "switch_interval", "seconds": switch_interval})
+
     def ping_loop(self, timeout: float = DEFAULT_CALL_TIMEOUT) -> float:
         """Seconds a no-op takes to be run by the candidate's event loop and answered."""
         began = time.perf_counter()
