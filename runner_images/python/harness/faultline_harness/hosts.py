@@ -5,7 +5,8 @@ The judge asks over its control channel (a SOCK_SEQPACKET socket, one JSON reque
     spawn {subject}          a fresh host process (fresh uid) for "candidate" or "starter";
                              the reply carries the judge's end of a socketpair to it
     memory {host, reset_peak}  RSS summed over every process of the host's uid (children and
-                             orphans too), the peak the sampler saw, and scratch-file usage
+                             orphans too), the peak the sampler saw, scratch-file usage, and
+                             CPU seconds (live processes and the children they waited for)
     pause / resume {host}    SIGSTOP / SIGCONT every process of the host
     close {host}             kill every process of the host
 
@@ -146,8 +147,9 @@ class HostManager:
                 self.used_uids.add(uid)
                 return uid
 
-    def memory(self, host: HostProcess, reset_peak: bool) -> dict[str, int]:
+    def memory(self, host: HostProcess, reset_peak: bool) -> dict[str, Any]:
         rss, count = self._rss(host)
+        cpu = self._cpu_seconds(host)
         scratch = max(0, _scratch_bytes() - host.scratch_base) if self.switch_users else 0
         with self.lock:
             if reset_peak or not host.tracking:
@@ -155,7 +157,18 @@ class HostManager:
                 host.tracking = True
             host.peak = max(host.peak, rss)
             peak = host.peak
-        return {"rss": rss, "peak": peak, "scratch": scratch, "processes": count}
+        return {"rss": rss, "peak": peak, "scratch": scratch, "processes": count, "cpu": cpu}
+
+    def _cpu_seconds(self, host: HostProcess) -> float:
+        """CPU time of the host's live processes and of the children they have waited for."""
+        ticks = 0
+        for pid in self._pids(host):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                with open(f"/proc/{pid}/stat", "rb") as handle:
+                    text = handle.read()
+                fields = text[text.rindex(b")") + 2 :].split()
+                ticks += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+        return round(ticks / os.sysconf("SC_CLK_TCK"), 3)
 
     def close(self, host: HostProcess) -> None:
         with self.lock:

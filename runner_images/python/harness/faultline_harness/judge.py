@@ -332,9 +332,11 @@ class HostClient:
         self.request({"op": "ping_loop"}, timeout=timeout)
         return time.perf_counter() - began
 
-    def memory(self, *, reset_peak: bool = False) -> dict[str, int]:
+    def memory(self, *, reset_peak: bool = False) -> dict[str, Any]:
         """Memory of every process of this host's uid, sampled by the harness from /proc:
-        ``rss`` now, ``peak`` since the last reset, ``scratch`` (files in /tmp and /dev/shm)."""
+        ``rss`` now, ``peak`` since the last reset, ``scratch`` (files in /tmp and /dev/shm),
+        and ``cpu``: CPU seconds of its live processes and the children they waited for (work
+        moved to an orphan that exits is not in it: time such checks with the wall clock too)."""
         return self.control.request(
             {"op": "memory", "host": self.host_id, "reset_peak": reset_peak}
         )
