@@ -13,6 +13,11 @@ PAYLOAD = {"amount": 1250, "currency": "EUR"}
 START = 10_000.0
 
 
+def run_tag(variant) -> str:
+    """A few hex digits that differ per run, put in every event id: no id is known ahead."""
+    return f"{variant.getrandbits(24):06x}"
+
+
 class Deduplicator:
     def __init__(self, host: HostClient, retention: float, handler=None) -> None:
         self.host = host

@@ -11,7 +11,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
-from dedup_driver import Deduplicator
+from dedup_driver import Deduplicator, run_tag
 
 STEP = 0.004  # 250 deliveries a second, the month-end peak
 CHUNK = 250  # deliveries timed together: one second of peak traffic
@@ -20,7 +20,7 @@ TOTAL_LIMIT_RATIO = 40.0  # runaway guard: whole run / the starter's whole run
 
 
 def _stream(
-    head: int, unique: int, retry_every: int, retry_distance: int
+    head: int, unique: int, retry_every: int, retry_distance: int, tag: str
 ) -> tuple[list[str], list[bool]]:
     """Delivered ids and, for each, whether it is new (True) or a retry inside the window.
 
@@ -30,10 +30,10 @@ def _stream(
     """
     ids: list[str] = []
     fresh: list[bool] = []
-    heads = [f"evt_head_{number:06d}" for number in range(head)]
+    heads = [f"evt_{tag}_head_{number:06d}" for number in range(head)]
     ids.extend(heads)
     fresh.extend([True] * head)
-    unique_ids = [f"evt_{number:024x}" for number in range(unique)]
+    unique_ids = [f"evt_{tag}{number:018x}" for number in range(unique)]
     for number, event_id in enumerate(unique_ids):
         ids.append(event_id)
         fresh.append(True)
@@ -115,8 +115,10 @@ LOAD_RETRY_EVERY = 200
 LOAD_RETRY_DISTANCE = 90_000  # retries of the event seen 90k deliveries (360 s) earlier
 
 
-def test_duplicates_dropped_under_load(evidence, candidate, starter):
-    ids, fresh = _stream(LOAD_HEAD, LOAD_UNIQUE, LOAD_RETRY_EVERY, LOAD_RETRY_DISTANCE)
+def test_duplicates_dropped_under_load(evidence, candidate, starter, variant):
+    ids, fresh = _stream(
+        LOAD_HEAD, LOAD_UNIQUE, LOAD_RETRY_EVERY, LOAD_RETRY_DISTANCE, run_tag(variant)
+    )
     assert len(ids) * STEP < LOAD_RETENTION
     retries = fresh.count(False)
     baseline = _run(starter, ids, fresh, LOAD_RETENTION)
@@ -153,8 +155,8 @@ PEAK_RETRY_EVERY = 100
 PEAK_RETRY_DISTANCE = 10_000  # retries 40 s after the original
 
 
-def test_delivery_cost_at_peak(evidence, candidate, starter):
-    ids, fresh = _stream(0, PEAK_UNIQUE, PEAK_RETRY_EVERY, PEAK_RETRY_DISTANCE)
+def test_delivery_cost_at_peak(evidence, candidate, starter, variant):
+    ids, fresh = _stream(0, PEAK_UNIQUE, PEAK_RETRY_EVERY, PEAK_RETRY_DISTANCE, run_tag(variant))
     steady = len(ids) // 2 // CHUNK  # chunks from here on run with a full window
     baseline = _run(starter, ids, fresh, PEAK_RETENTION)
     starter_chunk = statistics.median(baseline.chunk_seconds[steady:])

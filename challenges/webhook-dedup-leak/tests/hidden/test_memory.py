@@ -7,7 +7,7 @@ a file in /tmp all count) or reset the kernel's counters.
 
 from __future__ import annotations
 
-from dedup_driver import Deduplicator
+from dedup_driver import Deduplicator, run_tag
 
 RETENTION_SECONDS = 60.0
 SECONDS_PER_EVENT = 1.0  # about 60 ids are inside the window at any time
@@ -17,16 +17,16 @@ LIMIT_MB = 3.0
 MB = 1024 * 1024
 
 
-def _ids(start: int, count: int) -> list[str]:
-    return [f"evt_{number:024x}" for number in range(start, start + count)]
+def _ids(start: int, count: int, tag: str) -> list[str]:
+    return [f"evt_{tag}{number:018x}" for number in range(start, start + count)]
 
 
-def _growth_mb(host) -> float:
+def _growth_mb(host, tag: str) -> float:
     """Growth of the host's memory over the stream, after a warm-up."""
     dedup = Deduplicator(host, retention=RETENTION_SECONDS)
-    warmup = dedup.stream(_ids(0, WARMUP_EVENTS), SECONDS_PER_EVENT)
+    warmup = dedup.stream(_ids(0, WARMUP_EVENTS, tag), SECONDS_PER_EVENT)
     before = host.memory(reset_peak=True)
-    stream = dedup.stream(_ids(WARMUP_EVENTS, STREAM_EVENTS), SECONDS_PER_EVENT)
+    stream = dedup.stream(_ids(WARMUP_EVENTS, STREAM_EVENTS, tag), SECONDS_PER_EVENT)
     after = host.memory()
     total = WARMUP_EVENTS + STREAM_EVENTS
     verdicts = warmup + stream
@@ -38,9 +38,10 @@ def _growth_mb(host) -> float:
     return grown / MB
 
 
-def test_memory_growth_is_bounded(evidence, candidate, starter):
-    starter_mb = _growth_mb(starter)
-    growth_mb = _growth_mb(candidate)
+def test_memory_growth_is_bounded(evidence, candidate, starter, variant):
+    tag = run_tag(variant)
+    starter_mb = _growth_mb(starter, tag)
+    growth_mb = _growth_mb(candidate, tag)
     evidence.metric(
         "memory_growth",
         growth_mb,

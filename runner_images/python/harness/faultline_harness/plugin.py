@@ -338,6 +338,21 @@ def _host(subject: str):
 
 
 if JUDGED:
+    import random as _random
+
+    VARIANT_SEED = int(
+        os.environ.get("FAULTLINE_VARIANT_SEED") or _random.SystemRandom().getrandbits(32)
+    )
+
+    def pytest_report_header(config: pytest.Config) -> str:
+        return f"faultline variant seed: {VARIANT_SEED}"
+
+    @pytest.fixture
+    def variant(request: pytest.FixtureRequest) -> _random.Random:
+        """Hidden parameters that vary per run (ids, sizes, orders), so code cannot be written
+        for the values of one run: ``variant.randrange(...)``, ``variant.choice(...)``. The seed
+        is in the judge's output; FAULTLINE_VARIANT_SEED replays it."""
+        return _random.Random(f"{VARIANT_SEED}:{request.node.nodeid}")
 
     @pytest.fixture
     def candidate():
