@@ -104,14 +104,21 @@ def build_report(
 
     by_node = {c.node: c for c in record.checks} if record else {}
     checks = []
+    flags = list(record.flags) if record else []
     if mode == "hidden":
         for check in challenge.spec.checks:
             found = by_node.get(check.test)
-            checks.append(
-                _scored_check(
-                    check.id, check.title, check.category, check.role, check.weight, found
-                )
+            scored = _scored_check(
+                check.id, check.title, check.category, check.role, check.weight, found
             )
+            broken = _metrics_over_their_limits(scored["metrics"])
+            if scored["passed"] and broken:
+                # A pass whose own evidence contradicts it is not trusted, whatever said pass.
+                scored.update(passed=False, points=0, outcome="failed")
+                scored["message"] = _bounded(f"{broken[0]['summary']} breaks its own limit")
+                if len(flags) < 20:
+                    flags.append(f"{check.id}: passed although its evidence breaks its limit")
+            checks.append(scored)
     elif record is not None:
         for found in record.checks:
             title = found.node.split("::")[-1].replace("_", " ")
@@ -119,7 +126,6 @@ def build_report(
                 _scored_check(found.node, title, "correctness", "guards_behaviour", 1, found)
             )
 
-    flags = list(record.flags) if record else []
     status, detail = _status(outcome, record, problem, checks, mode)
     if status in ("infra_error", "error") and record is None:
         for item in checks:
@@ -218,6 +224,21 @@ def _scored_check(
         "metrics": metrics,
         "evidence": [m["summary"] for m in metrics],
     }
+
+
+def _metrics_over_their_limits(metrics: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Metrics whose measured value is on the wrong side of their own limit."""
+    broken = []
+    for metric in metrics:
+        value, limit = metric.get("value"), metric.get("limit")
+        if value is None or limit is None:
+            continue
+        slack = 1e-9 * max(1.0, abs(limit))
+        if metric.get("better", "lower") == "lower" and value > limit + slack:
+            broken.append(metric)
+        elif metric.get("better") == "higher" and value < limit - slack:
+            broken.append(metric)
+    return broken
 
 
 def _metric(metric: HarnessMetric) -> dict[str, Any]:

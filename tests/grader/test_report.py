@@ -194,3 +194,43 @@ def test_with_reference_without_a_name_applies_to_the_first_metric(trivial_chall
     result = with_reference(report, {"sums-correctly": {"value": 44.5, "unit": ""}})
     assert result["checks"][0]["metrics"][0]["reference"] == 44.5
     assert result["checks"][0]["evidence"][0].endswith("reference 44.5)")
+
+
+def _metric(value, limit, better="lower"):
+    return {
+        "name": "m",
+        "label": "m",
+        "value": value,
+        "unit": "",
+        "limit": limit,
+        "starter": None,
+        "better": better,
+    }
+
+
+@pytest.mark.parametrize(
+    ("metric", "trusted"),
+    [
+        (_metric(5.0, 3.0), False),
+        (_metric(3.0, 3.0), True),
+        (_metric(30.0, 45.0, "higher"), False),
+        (_metric(45.0, 45.0, "higher"), True),
+        (_metric(None, 3.0), True),
+    ],
+    ids=["over-a-ceiling", "at-a-ceiling", "under-a-floor", "at-a-floor", "no-value"],
+)
+def test_a_pass_whose_evidence_breaks_its_limit_fails_and_is_flagged(
+    trivial_challenge, metric, trusted
+):
+    outcome = RunOutcome(
+        "docker",
+        "img",
+        _record([_check(PASS_SUM, "passed", metrics=[metric]), _check(PASS_EMPTY, "passed")]),
+    )
+    report = build_report(trivial_challenge, "hidden", outcome)
+    check = report["checks"][0]
+    assert check["passed"] is trusted
+    assert report["score"] == (4 if trusted else 1)
+    assert bool(report["flags"]) is not trusted
+    if not trusted:
+        assert "breaks its own limit" in check["message"]
