@@ -466,3 +466,35 @@ def test_statements_are_counted_where_they_execute(docker_sandbox, source):
     assert not check["passed"], check
     statements = check["metrics"][0]
     assert statements["value"] > statements["limit"], statements
+
+
+# --- a host that dies or stops answering ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def quick_trivial(trivial_challenge: Challenge) -> Challenge:
+    """trivial-sum with 4 s per check and a 12 s run, so hangs are cut short."""
+    spec = trivial_challenge.spec
+    limits = spec.limits.model_copy(update={"wall_seconds": 12})
+    checks = [c.model_copy(update={"timeout_seconds": 4}) for c in spec.checks]
+    return dataclasses.replace(
+        trivial_challenge, spec=spec.model_copy(update={"limits": limits, "checks": checks})
+    )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import os\n\ndef total(items):\n    os._exit(0)\n",
+        "import os, signal\n\ndef total(items):\n    os.kill(os.getpid(), signal.SIGSEGV)\n",
+        "import time\n\ndef total(items):\n    time.sleep(3600)\n",
+        "import sys\nsys.stdout.close()\nsys.stdin = None\n\ndef total(items):\n"
+        "    import threading\n    threading.Event().wait()\n",
+    ],
+    ids=["exit-0-mid-call", "crash-mid-call", "never-answer", "hang-with-closed-streams"],
+)
+def test_a_host_that_dies_or_hangs_fails_the_checks_it_owed(quick_trivial, docker_sandbox, source):
+    report = _grade(quick_trivial, docker_sandbox, {"calc.py": source})
+    assert report["score"] == 0, report["checks"]
+    assert all(not check["passed"] for check in report["checks"])
+    assert report["durations"]["sandbox_seconds"] < 12 + 10

@@ -300,12 +300,15 @@ class HostClient:
         """``function(wrap(*item))`` (without ``wrap``: ``function(*item)``) for every item, in
         order, in one host thread, with ``before`` called ahead of each (a clock's tick).
 
-        The fast path for long streams: ``chunk`` items per round trip. Each result is plain
+        The fast path for long streams: ``chunk`` items per round trip; items of plain JSON
+        (str, numbers, lists, str-keyed dicts) skip the tagged encoding. Each result is plain
         data, a :class:`Remote`, or a :class:`RemoteError`.
         """
         target, attr = _split(function)
         items = [list(item) for item in items]
-        raw = _is_json(items)
+        # Items of a stream have one shape: when the first few are plain JSON, all are sent as
+        # JSON without tagging (a later item that is not JSON fails loudly when it is encoded).
+        raw = all(_is_json(item) for item in items[:8])
         message: dict[str, Any] = {"op": "map", "target": target, "attr": attr, "raw": raw}
         if wrap is not None:
             message["wrap"] = wrap.get() if isinstance(wrap, Member) else wrap
@@ -421,8 +424,8 @@ class HostClient:
                     self._workers.submit(self._run_callback, message)
                 elif "id" in message:
                     self._answer(message)
-        except (WireError, OSError, RuntimeError) as exc:
-            self._fail_all(f"the host broke the protocol: {str(exc)[:200]}")
+        except Exception as exc:  # noqa: BLE001 - whatever the host sent, the check fails closed
+            self._fail_all(f"the host broke the protocol: {type(exc).__name__}: {str(exc)[:200]}")
 
     def _answer(self, message: dict[str, Any]) -> None:
         number = message.get("id")
