@@ -234,9 +234,9 @@ def _metrics_over_their_limits(metrics: list[dict[str, Any]]) -> list[dict[str, 
         if value is None or limit is None:
             continue
         slack = 1e-9 * max(1.0, abs(limit))
-        if metric.get("better", "lower") == "lower" and value > limit + slack:
-            broken.append(metric)
-        elif metric.get("better") == "higher" and value < limit - slack:
+        lower_is_better = metric.get("better", "lower") == "lower"
+        over = value > limit + slack if lower_is_better else value < limit - slack
+        if over:
             broken.append(metric)
     return broken
 
