@@ -1,84 +1,146 @@
-"""Check: a charge that hits a few transient errors still goes through, once."""
+"""Check: a charge that hits a few transient errors still goes through, once.
+
+The provider, its calls and the idempotency keys they carried are the judge's record
+(``retry_driver``); the clients are the read-only ``payments`` module, run in the host.
+"""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from gateway import Charge, RateLimited, ServiceUnavailable, Timeout
-from hidden_support import AsyncProvider, AsyncSleeps, Provider, Sleeps, fixed, ok_body
+from faultline_harness.judge import Call
+from retry_driver import Bench, Draws, Provider, Sleeps, fixed, ok_body
 
 
-def test_charges_succeed_after_transient_errors(evidence):
-    import payments
-    import retry
+def _charge(bench: Bench, charge) -> tuple | None:
+    """A returned ``Charge`` as plain data (``None`` for anything else), read in the host."""
+    dataclasses = bench.host.module("dataclasses")
+    checked = bench.host.batch(
+        [
+            Call(bench.builtins.isinstance, charge, bench.gateway_class("Charge")),
+            Call(dataclasses.astuple, charge),
+        ]
+    )
+    if checked[0] is not True or not isinstance(checked[1], tuple):
+        return None
+    return checked[1]
 
+
+def test_charges_succeed_after_transient_errors(evidence, candidate, variant):
+    bench = Bench(candidate)
+    key = f"order-{variant.randrange(10**6):06d}"
+    charge_id = f"ch_{variant.randrange(16**8):08x}"
+    payments = candidate.module("payments")
     problems: list[str] = []
     cases = 0
 
     # The checkout client: 429, 503 and a timeout, then the provider answers.
     cases += 1
-    provider = Provider([RateLimited(), ServiceUnavailable(), Timeout(), ok_body("ch_sync")])
-    sleeps = Sleeps()
-    client = payments.PaymentClient(provider, sleep=sleeps, random=fixed(0.5))
-    charge = client.charge(4200, "tok_visa", idempotency_key="order-1001")
-    if charge != Charge("ch_sync", 4200, "EUR", "succeeded"):
-        problems.append(f"checkout client returned {charge!r} after 3 transient errors")
+    provider = Provider(
+        bench,
+        [
+            bench.error("RateLimited"),
+            bench.error("ServiceUnavailable"),
+            bench.error("Timeout"),
+            ok_body(charge_id),
+        ],
+    )
+    sleeps = Sleeps(candidate)
+    client = payments.PaymentClient(
+        bench.transport(provider.post),
+        sleep=sleeps.callback,
+        random=Draws(candidate, fixed(0.5)).callback,
+    )
+    settled = bench.settle(client.charge, 4200, "tok_visa", idempotency_key=key)
+    charge = _charge(bench, settled.result) if settled.raised is None and not settled.hung else None
+    if charge != (charge_id, 4200, "EUR", "succeeded"):
+        problems.append("the checkout client did not return the charge after 3 transient errors")
     if provider.count != 4 or len(sleeps.waits) != 3:
         problems.append(
             f"checkout client made {provider.count} calls with {len(sleeps.waits)} waits for "
             "3 transient errors and a success (expected 4 calls, 3 waits)"
         )
-    keys = {args[1]["idempotency_key"] for args, _ in provider.calls}
-    if keys != {"order-1001"}:
-        problems.append(f"retries were sent with idempotency keys {sorted(keys)}")
+    keys = [
+        args[1].get("idempotency_key") if len(args) > 1 and isinstance(args[1], dict) else None
+        for args, _ in provider.calls
+    ]
+    if set(keys) != {key}:
+        problems.append(
+            f"{sum(sent != key for sent in keys)} of {len(keys)} calls to the provider did not "
+            "carry the charge's idempotency key"
+        )
 
     # No error: one call, no wait.
     cases += 1
-    provider, sleeps = Provider([ok_body("ch_fast")]), Sleeps()
-    charge = payments.PaymentClient(provider, sleep=sleeps).charge(4200, "tok_visa")
-    if charge.id != "ch_fast" or provider.count != 1 or sleeps.waits:
+    provider, sleeps = Provider(bench, [ok_body("ch_fast")]), Sleeps(candidate)
+    client = payments.PaymentClient(bench.transport(provider.post), sleep=sleeps.callback)
+    settled = bench.settle(client.charge, 4200, "tok_visa")
+    charge = _charge(bench, settled.result) if settled.raised is None and not settled.hung else None
+    if charge is None or charge[0] != "ch_fast" or provider.count != 1 or sleeps.waits:
         problems.append(
-            f"a charge that succeeded at once took {provider.count} calls and waits {sleeps.waits}"
+            f"a charge that succeeded at once took {provider.count} calls and waits "
+            f"{sleeps.waits}{'' if charge else ', and no charge came back'}"
         )
 
     # Arguments and the return value pass through the decorator untouched.
     cases += 1
-    seen: list[object] = []
-
-    @retry.retry(sleep=Sleeps())
-    def refund(charge_id: str, amount_cents: int, *, reason: str) -> tuple[str, int, str]:
-        seen.append((charge_id, amount_cents, reason))
-        if len(seen) == 1:
-            raise ServiceUnavailable()
-        return charge_id, amount_cents, reason
-
-    result = refund("ch_1", 1500, reason="requested_by_customer")
-    if result != ("ch_1", 1500, "requested_by_customer") or len(set(seen)) != 1:
-        problems.append(f"decorated refund returned {result!r}, called with {seen!r}")
+    refund = Provider(
+        bench,
+        [
+            bench.error("ServiceUnavailable"),
+            lambda args, kwargs: (*args, kwargs.get("reason")),
+        ],
+    )
+    decorated = bench.retry.retry(sleep=Sleeps(candidate).callback)(refund.post)
+    settled = bench.settle(decorated, "ch_1", 1500, reason="requested_by_customer")
+    given = (("ch_1", 1500), {"reason": "requested_by_customer"})
+    if settled.result != ("ch_1", 1500, "requested_by_customer") or any(
+        call != given for call in refund.calls
+    ):
+        changed = sum(call != given for call in refund.calls)
+        problems.append(
+            "a decorated refund(charge_id, amount_cents, *, reason) that failed once did not "
+            f"return its result unchanged, or was called with other arguments ({refund.count} "
+            f"calls, {changed} with arguments other than the ones given)"
+        )
 
     # The async order service: same errors, awaited.
     cases += 1
-
-    async def order_service() -> list[object]:
-        async_provider = AsyncProvider([ServiceUnavailable(), Timeout(), ok_body("ch_async")])
-        direct = retry.retry(sleep=Sleeps(), async_sleep=AsyncSleeps(), random=fixed(0.5))(
-            async_provider.post
+    direct_provider = Provider(
+        bench,
+        [bench.error("ServiceUnavailable"), bench.error("Timeout"), ok_body("ch_async")],
+        asynchronous=True,
+    )
+    direct = bench.retry.retry(
+        sleep=Sleeps(candidate).callback,
+        async_sleep=Sleeps(candidate, asynchronous=True).callback,
+        random=Draws(candidate, fixed(0.5)).callback,
+    )(direct_provider.post)
+    settled = bench.call_async(direct, "/v1/charges", {"amount": 4200})
+    if settled.result != ok_body("ch_async") or direct_provider.count != 3:
+        problems.append(
+            f"an async call that hit a 503 and a timeout made {direct_provider.count} calls "
+            "(expected 3)"
+            + ("" if settled.result == ok_body("ch_async") else " and did not return the answer")
         )
-        body = await asyncio.wait_for(direct("/v1/charges", {"amount": 4200}), 10)
-        client_provider = AsyncProvider([RateLimited(), ok_body("ch_client")])
-        client = payments.AsyncPaymentClient(
-            client_provider, base_delay=0.001, max_delay=0.002, sleep=AsyncSleeps()
-        )
-        charge = await asyncio.wait_for(client.charge(4200, "tok_visa"), 10)
-        return [body, async_provider.count, charge, client_provider.count]
 
-    body, calls, charge, client_calls = asyncio.run(order_service())
-    if body != ok_body("ch_async") or calls != 3:
-        problems.append(f"async call returned {body!r} after {calls} calls (expected 3)")
     cases += 1
-    if not isinstance(charge, Charge) or charge.id != "ch_client" or client_calls != 2:
-        problems.append(f"async client returned {charge!r} after {client_calls} calls")
+    client_provider = Provider(
+        bench, [bench.error("RateLimited"), ok_body("ch_client")], asynchronous=True
+    )
+    client = payments.AsyncPaymentClient(
+        bench.transport(client_provider.post),
+        base_delay=0.001,
+        max_delay=0.002,
+        sleep=Sleeps(candidate, asynchronous=True).callback,
+    )
+    settled = bench.call_async(client.charge, 4200, "tok_visa")
+    charge = _charge(bench, settled.result) if settled.error is None and not settled.hung else None
+    if charge is None or charge[0] != "ch_client" or client_provider.count != 2:
+        problems.append(
+            f"the async client made {client_provider.count} calls for a 429 and a success "
+            "(expected 2)"
+            + ("" if charge and charge[0] == "ch_client" else " and returned no charge")
+        )
 
     evidence.metric(
         "recovery_cases_ok",

@@ -222,7 +222,10 @@ class Host:
             args = self.decode(message.get("args", []))
             kwargs = self.decode(message.get("kwargs", {"$m": {}}))
             if message.get("loop"):
-                return self.on_loop(lambda: self.invoke(target, message.get("attr"), args, kwargs))
+                # on_loop awaits a coroutine result itself, on the loop (invoke would block it).
+                attr = message.get("attr")
+                function = getattr(target, attr) if attr else target
+                return self.on_loop(lambda: function(*args, **kwargs))
             return self.invoke(target, message.get("attr"), args, kwargs)
         if op == "get":
             return getattr(self.decode(message["target"]), str(message["attr"]))
