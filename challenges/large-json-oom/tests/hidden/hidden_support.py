@@ -1,22 +1,26 @@
-"""Exports to feed the settlement import, what it must return for them, and a memory probe.
+"""Exports to feed the settlement import, and what it must return for them.
 
 The expected summaries are computed here from the documented record rules, independently of the
-candidate's code and of ``exports.py``.
+candidate's code and of ``exports.py``. Every export is written by the judge (see
+``conftest.py``); the seeds and the batch id vary from run to run.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import random
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+_RUN = random.SystemRandom()
+RUN_SALT = _RUN.randrange(1, 10_000)
+
+
+def run_seed(number: int) -> int:
+    """This run's seed for the data set ``number``."""
+    return RUN_SALT * 100 + number
+
 
 ACCOUNTS = [f"acc_{n:04d}" for n in range(180)] + [
     "acc_zoë",
@@ -38,7 +42,7 @@ SIGN = {"settled": 1, "refunded": -1, "failed": 0}
 STATUSES = ["settled", "settled", "settled", "refunded", "failed"]
 
 META = {
-    "batch_id": "2024-03-01-A",
+    "batch_id": f"2024-03-{_RUN.randrange(1, 29):02d}-{_RUN.choice('ABCDEFGH')}",
     "currency": "EUR",
     "generated_at": "2024-03-02T01:00:00Z",
     "source": {"system": "acq-export-v2", "records": "see top level"},
@@ -153,38 +157,44 @@ def expected_summary(records: Iterable[Any], meta: dict[str, Any], repeat: int =
     }
 
 
-def summary_dict(summary: Any) -> dict[str, Any]:
-    return {
-        "batch_id": summary.batch_id,
-        "currency": summary.currency,
-        "records": summary.records,
-        "invalid": summary.invalid,
-        "totals": dict(summary.totals),
-    }
-
-
 def describe_difference(got: dict[str, Any], want: dict[str, Any]) -> str:
-    """A short, human description of how a summary differs from the expected one."""
+    """A short description of how a summary differs from the expected one, in the judge's words:
+    only numbers and the export's own accounts are shown, never a string the candidate returned."""
     problems = [
-        f"{key} {got.get(key)!r} (expected {want[key]!r})"
-        for key in ("batch_id", "currency", "records", "invalid")
+        f"{key} is not the export's {want[key]!r}"
+        for key in ("batch_id", "currency")
         if got.get(key) != want[key]
     ]
-    got_totals, want_totals = got.get("totals") or {}, want["totals"]
+    problems += [
+        f"{key} {shown(got.get(key))} (expected {want[key]})"
+        for key in ("records", "invalid")
+        if got.get(key) != want[key]
+    ]
+    got_totals, want_totals = got.get("totals"), want["totals"]
+    if not isinstance(got_totals, dict):
+        problems.append("totals is not a dict of account to cents")
+        return "; ".join(problems)
     missing = sorted(set(want_totals) - set(got_totals))
-    extra = sorted(set(got_totals) - set(want_totals))
+    extra = set(got_totals) - set(want_totals)
     wrong = sorted(a for a in set(want_totals) & set(got_totals) if got_totals[a] != want_totals[a])
     if missing:
         problems.append(f"{len(missing)} accounts missing from totals (e.g. {missing[0]!r})")
     if extra:
-        problems.append(f"{len(extra)} unexpected accounts in totals (e.g. {extra[0]!r})")
+        problems.append(f"{len(extra)} accounts in totals that have no valid record")
     if wrong:
         account = wrong[0]
         problems.append(
             f"{len(wrong)} accounts with a wrong total (e.g. {account!r}: "
-            f"{got_totals[account]!r}, expected {want_totals[account]!r})"
+            f"{shown(got_totals[account])}, expected {want_totals[account]})"
         )
     return "; ".join(problems)
+
+
+def shown(value: Any) -> str:
+    """A value the candidate returned, as a message may show it: an integer, else its kind."""
+    if type(value) is int:
+        return str(value)
+    return f"a {type(value).__name__}" if value is not None else "None"
 
 
 # --- writing exports ----------------------------------------------------------------------
@@ -265,95 +275,3 @@ def write_big_vendor(path: Path, target_mb: float, seed: int) -> tuple[dict[str,
         handle.write(f'\n],\n"meta": {json.dumps(meta, ensure_ascii=False)}}}\n')
     size_mb = path.stat().st_size / (1024 * 1024)
     return expected_summary(block_records, META, repeat=blocks), size_mb
-
-
-# --- measuring a run in a child process ---------------------------------------------------
-
-CHILD_ADDRESS_SPACE_MB = 512  # a runaway child gets MemoryError, not the sandbox's OOM killer
-
-# The worker: a fresh interpreter that summarizes one export and writes the summary to a file.
-_WORKER = """
-import json, sys
-sys.path.insert(0, sys.argv[1])
-import settlement
-summary = settlement.summarize_export(sys.argv[2])
-with open(sys.argv[3], "w", encoding="utf-8") as out:
-    json.dump({
-        "batch_id": summary.batch_id, "currency": summary.currency,
-        "records": summary.records, "invalid": summary.invalid,
-        "totals": dict(summary.totals),
-    }, out, ensure_ascii=False)
-"""
-
-# The launcher starts the worker and reports the kernel's peak-RSS figure for it (wait4). A
-# process's peak RSS includes the memory of the process it was forked from, so the worker is
-# forked from this small launcher rather than from the test process.
-_LAUNCHER = """
-import os, resource, sys
-limit = int(sys.argv[1])
-pid = os.fork()
-if pid == 0:
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 1)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    os.execv(sys.executable, [sys.executable, "-c", sys.argv[2], *sys.argv[3:]])
-_, status, usage = os.wait4(pid, 0)
-print(usage.ru_maxrss, os.waitstatus_to_exitcode(status))
-"""
-
-
-@dataclass
-class ChildRun:
-    peak_mb: float  # the worker's peak resident set size, as the kernel accounted it
-    seconds: float
-    summary: dict[str, Any] | None
-    error: str  # empty when the worker exited cleanly and wrote its summary
-
-
-def run_in_child(module_dir: Path, export: Path, scratch: Path, timeout: float) -> ChildRun:
-    """Summarize ``export`` with the ``settlement`` module found in ``module_dir``, in a fresh
-    interpreter, and measure that interpreter's peak resident memory."""
-    result_path = scratch / f"result-{export.stem}-{time.monotonic_ns()}.json"
-    stderr_path = result_path.with_suffix(".stderr")
-    limit = CHILD_ADDRESS_SPACE_MB * 1024 * 1024
-    command = [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(limit), _WORKER]
-    command += [str(module_dir), str(export), str(result_path)]
-    started = time.perf_counter()
-    with stderr_path.open("wb") as stderr:
-        process = subprocess.Popen(
-            command,
-            cwd=module_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            start_new_session=True,
-        )
-        try:
-            out, _ = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            out = b""
-    seconds = time.perf_counter() - started
-    peak_mb, returncode = 0.0, None
-    fields = out.split()
-    if len(fields) == 2:
-        peak_mb, returncode = int(fields[0]) / 1024, int(fields[1])
-    summary = None
-    error = ""
-    if seconds >= timeout:
-        error = f"did not finish within {timeout:.0f} s"
-    elif returncode != 0:
-        tail = stderr_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-        last = tail[-1] if tail else f"exit status {returncode}"
-        if "MemoryError" in last:
-            last += f" (address space capped at {CHILD_ADDRESS_SPACE_MB} MB)"
-        error = f"failed: {last[:300]}"
-    else:
-        try:
-            summary = json.loads(result_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            error = f"wrote no summary ({exc})"
-    for leftover in (result_path, stderr_path):
-        leftover.unlink(missing_ok=True)
-    return ChildRun(peak_mb=peak_mb, seconds=seconds, summary=summary, error=error)

@@ -1,4 +1,8 @@
-"""Correctness checks: the summary the worker posts to the ledger must not change."""
+"""Correctness checks: the summary the worker posts to the ledger must not change.
+
+The candidate's ``summarize_export`` runs in a candidate host; the judge writes each export and
+compares the summary's fields, which come back as plain data, with its own computation.
+"""
 
 from __future__ import annotations
 
@@ -6,41 +10,39 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from exports import ExportError
 from hidden_support import (
     META,
     describe_difference,
     expected_summary,
     make_records,
-    summary_dict,
+    run_seed,
     write_minified_extra_keys,
     write_pretty_meta_first,
     write_vendor,
 )
+from settlement_host import Settlement
 
 Writer = Callable[[Path, list[Any], dict[str, Any]], Path]
 
 
-def _summarize(path: Path | str) -> dict[str, Any]:
-    import settlement
-
-    return summary_dict(settlement.summarize_export(path))
-
-
-def test_totals_match_the_export(tmp_path):
+def test_totals_match_the_export(candidate, exports):
     """3,000 records in the acquirer's usual layout: valid, invalid and nested ones, raw UTF-8
     and escaped accounts, amounts beyond 64 bits."""
-    records = make_records(3000, seed=11)
+    records = make_records(3000, seed=run_seed(11))
     expected = expected_summary(records, META)
     assert expected["invalid"] > 200 and len(expected["totals"]) > 150  # the input is varied
 
-    path = write_vendor(tmp_path / "2024-03-01-A.json", records, META)
-    got = _summarize(path)
-    assert got == expected, f"wrong summary for a {len(records):,}-record export: " + (
-        describe_difference(got, expected)
-    )
-    # A str path works as well as a Path.
-    assert _summarize(str(path)) == expected, "the summary differs when the path is a str"
+    path = exports.write(f"{META['batch_id']}.json", write_vendor, records, META)
+    settlement = Settlement(candidate)
+    label = f"a {len(records):,}-record export"
+    # A pathlib.Path, built in the host, and a str path give the same summary.
+    for as_path, kind in ((True, "Path"), (False, "str")):
+        outcome = settlement.summarize(path, as_path=as_path)
+        assert outcome.summary is not None, f"summarizing {label} ({kind} path) {outcome.error}"
+        got = outcome.summary
+        assert got == expected, f"wrong summary for {label} ({kind} path): " + (
+            describe_difference(got, expected)
+        )
 
 
 LAYOUTS: dict[str, Writer] = {
@@ -50,23 +52,22 @@ LAYOUTS: dict[str, Writer] = {
 }
 
 
-def test_every_export_layout_gives_the_same_summary(tmp_path):
+def test_every_export_layout_gives_the_same_summary(candidate, exports):
     """Key order, whitespace, escaping and extra top-level keys do not change the summary; an
     empty batch is a valid export."""
-    records = make_records(400, seed=23)
+    records = make_records(400, seed=run_seed(23))
     cases = [(f"{name}, 400 records", writer, records) for name, writer in LAYOUTS.items()]
     cases += [(f"{name}, no records", writer, []) for name, writer in LAYOUTS.items()]
+    settlement = Settlement(candidate)
     problems = []
     for number, (name, writer, batch) in enumerate(cases):
         expected = expected_summary(batch, META)
-        path = writer(tmp_path / f"export-{number}.json", batch, META)
-        try:
-            got = _summarize(path)
-        except Exception as exc:  # any failure is reported with its layout
-            problems.append(f"{name}: raised {type(exc).__name__}: {str(exc)[:150]}")
-            continue
-        if got != expected:
-            problems.append(f"{name}: {describe_difference(got, expected)}")
+        path = exports.write(f"export-{number}.json", writer, batch, META)
+        outcome = settlement.summarize(path)
+        if outcome.summary is None:  # any failure is reported with its layout
+            problems.append(f"{name}: {outcome.error}")
+        elif outcome.summary != expected:
+            problems.append(f"{name}: {describe_difference(outcome.summary, expected)}")
     assert not problems, "; ".join(problems)
 
 
@@ -120,20 +121,14 @@ BAD_EXPORTS: dict[str, Callable[[Path, list[Any]], Path]] = {
 }
 
 
-def test_bad_exports_are_rejected(tmp_path):
+def test_bad_exports_are_rejected(candidate, exports):
     """A file that is not a complete, consistent export raises ExportError (nothing is posted)."""
-    records = make_records(300, seed=37)
+    records = make_records(300, seed=run_seed(37))
+    settlement = Settlement(candidate)
     problems = []
     for number, (name, make) in enumerate(BAD_EXPORTS.items()):
-        path = make(tmp_path / f"bad-{number}.json", records)
-        try:
-            summary = _summarize(path)
-        except ExportError:
-            continue
-        except Exception as exc:  # the wrong exception type is the finding
-            problems.append(f"{name}: raised {type(exc).__name__} instead of ExportError")
-        else:
-            problems.append(
-                f"{name}: accepted ({summary['records']} records) instead of ExportError"
-            )
+        path = exports.seal(make(exports.path(f"bad-{number}.json"), records))
+        problem = settlement.rejection_problem(path)
+        if problem:
+            problems.append(f"{name}: {problem}")
     assert not problems, "; ".join(problems)
