@@ -352,6 +352,8 @@ class HostClient:
         self.control.request({"op": "resume", "host": self.host_id})
 
     def close(self) -> None:
+        """Stop the host and every process of its uid. Safe to call again (fixtures close the
+        hosts they opened; a check may close one early, e.g. a baseline it is done with)."""
         if self._gone is None:
             self._gone = "closed by the judge"
         try:
