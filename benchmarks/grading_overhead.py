@@ -80,17 +80,20 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         build_workspace(challenge, challenge.solution, "hidden").write_to(folder)
-        # The bare run has no plugin: give its tests plain stand-ins for the two fixtures.
+        # The bare run has no plugin and no hosts: plain stand-ins for the fixtures, with the
+        # candidate's and the starter's modules imported into the test process itself.
         (folder / "tests/conftest.py").write_text(
             "import importlib.util, pytest\n"
             "class _E:\n    def metric(self, *a, **k): pass\n"
-            "class _S:\n    def load(self, name):\n"
-            "        spec = importlib.util.spec_from_file_location('s_' + name, "
-            "f'/w/starter/{name}.py')\n"
+            "class _Host:\n    def __init__(self, root):\n        self.root = root\n"
+            "    def module(self, name):\n"
+            "        spec = importlib.util.spec_from_file_location(self.root + name, "
+            "f'/w/{self.root}/{name}.py')\n"
             "        m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
             "        return m\n"
             "@pytest.fixture\ndef evidence():\n    return _E()\n"
-            "@pytest.fixture\ndef starter():\n    return _S()\n"
+            "@pytest.fixture\ndef candidate():\n    return _Host('src')\n"
+            "@pytest.fixture\ndef starter():\n    return _Host('starter')\n"
         )
         grade(challenge, challenge.solution, sandbox)
         bare_run(sandbox.image, folder)
@@ -115,24 +118,39 @@ def main() -> int:
     print("\n".join(lines))
     if args.write:
         when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        args.write.write_text(
-            "# Benchmarks\n\n"
+        section = (
             "## Grading overhead\n\n"
             "`python benchmarks/grading_overhead.py --runs N --write docs/benchmarks.md` "
             "(or `make benchmark`) grades the fixture challenge `trivial-sum` through the full "
             "path and, interleaved in the same run, times a bare `docker run --rm --network none "
             "<runner image> python -m pytest` on the same files.\n\n"
             f"Measured {when} on {platform.machine()}, {platform.python_version()}, "
-            "2 cores, Docker 20.10 (Debian's docker.io):\n\n"
+            "2 cores, Docker (Debian's docker.io):\n\n"
             "```\n" + "\n".join(lines) + "\n```\n\n"
             "Faultline's run does more than the bare one: it creates the container with the "
             "hardening options and two anonymous volumes, copies the job in, starts the harness "
-            "(one Python process) which starts pytest as a separate user (a second one), reads "
-            "the result record back through the Docker API, removes container and volumes, "
-            "and builds and validates the report. The figures vary with load on the 2-core "
+            "(one Python process), which hands the hidden tests to the judge's uid and starts "
+            "the judge (pytest, a second one); the judge asks for a candidate host per check and "
+            "a starter host for the baseline (three more, each a fresh uid), drives them over "
+            "the wire, and the harness reads the result record back through the Docker API, "
+            "removes container and volumes, and builds and validates the report. The bare run "
+            "imports the code into the test process. The figures vary with load on the 2-core "
             "machine; run it on an idle machine.\n"
         )
+        _replace_section(args.write, section)
     return 0 if ratio <= TARGET_RATIO else 1
+
+
+def _replace_section(path: Path, section: str) -> None:
+    """Put ``section`` in place of the file's "## Grading overhead" section, keeping the rest."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    heading = "## Grading overhead"
+    if heading not in text:
+        path.write_text(text.rstrip("\n") + "\n\n" + section)
+        return
+    before, rest = text.split(heading, 1)
+    after = rest[rest.find("\n## ") + 1 :] if "\n## " in rest else ""
+    path.write_text(before + section + ("\n" + after if after else ""))
 
 
 if __name__ == "__main__":
