@@ -1,14 +1,14 @@
-"""Shared fixtures of the hidden checks."""
+"""Shared fixtures of the hidden checks (judged: the import runs in a candidate host)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
 import pytest
 from hidden_support import Bulk, bulk_manifest
+from import_host import SharedFolder
 
-BULK_LINES = 21_000  # test_throughput.MAX_LINES, sum of test_memory's fast sizes
+BULK_LINES = 21_000  # test_throughput.MAX_LINES, test_memory's largest import
 
 
 @pytest.fixture(scope="session")
@@ -18,10 +18,10 @@ def bulk() -> Bulk:
 
 
 @pytest.fixture
-def quiet() -> Iterator[None]:
-    """Mute log records while timing, so log capture costs nobody anything."""
-    logging.disable(logging.CRITICAL)
+def shared() -> Iterator[SharedFolder]:
+    """A fresh folder under the shared /tmp for this check's manifests and databases."""
+    folder = SharedFolder()
     try:
-        yield
+        yield folder
     finally:
-        logging.disable(logging.NOTSET)
+        folder.close()

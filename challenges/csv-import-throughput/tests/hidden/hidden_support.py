@@ -8,16 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import os
 import random
-import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 HEADER = ["shipment_id", "customer_email", "weight_kg", "shipped_at", "country"]
@@ -235,7 +229,8 @@ def outcome(lines: Iterable[Line], existing: dict[int, Row] | None = None) -> Ou
     return Outcome(table, inserted, invalid, duplicates, notes)
 
 
-def write_manifest(path: Path, lines: Iterable[Line], *, final_newline: bool = True) -> Path:
+def manifest_text(lines: Iterable[Line], *, final_newline: bool = True) -> str:
+    """The CSV text of a manifest: the header, then one line per ``Line``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(HEADER)
@@ -244,8 +239,7 @@ def write_manifest(path: Path, lines: Iterable[Line], *, final_newline: bool = T
     text = buffer.getvalue()
     if not final_newline:
         text = text.rstrip("\r\n")
-    path.write_text(text, encoding="utf-8", newline="")
-    return path
+    return text
 
 
 def mixed_lines(count: int, *, first_id: int, seed: int) -> list[Line]:
@@ -279,15 +273,12 @@ def mixed_lines(count: int, *, first_id: int, seed: int) -> list[Line]:
     return lines
 
 
-def read_table(db_path: Path) -> dict[int, tuple[Any, ...]]:
-    conn = sqlite3.connect(db_path)
-    try:
-        rows = conn.execute(
-            "SELECT shipment_id, customer_email, weight_g, shipped_at, country FROM shipments"
-        ).fetchall()
-    finally:
-        conn.close()
-    return {row[0]: tuple(row) for row in rows}
+def shown(row: Any, limit: int = 60) -> str:
+    """A stored row as a message shows it: the candidate's values, repr'd and cut short."""
+    if isinstance(row, tuple):
+        return "(" + ", ".join(shown(value, limit) for value in row) + ")"
+    text = repr(row)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def table_problems(
@@ -304,26 +295,15 @@ def table_problems(
             problems.append(f"shipment {shipment_id} is missing{where.get(shipment_id, '')}")
         elif got != want:
             problems.append(
-                f"shipment {shipment_id}{where.get(shipment_id, '')}: stored {got!r}, "
+                f"shipment {shipment_id}{where.get(shipment_id, '')}: stored {shown(got)}, "
                 f"expected {want!r}"
             )
-    for shipment_id in sorted(actual.keys() - expected.keys()):
+    for shipment_id in sorted(actual.keys() - expected.keys(), key=repr):
         problems.append(
-            f"shipment {shipment_id} should not be in the table{where.get(shipment_id, '')}: "
-            f"{actual[shipment_id]!r}"
+            f"shipment {shown(shipment_id)} should not be in the table"
+            f"{where.get(shipment_id, '')}: {shown(actual[shipment_id])}"
         )
     return problems
-
-
-def summary_tuple(summary: Any) -> tuple[Any, Any, Any]:
-    return tuple(  # type: ignore[return-value]
-        getattr(summary, name, None) for name in ("inserted", "skipped_invalid", "duplicates")
-    )
-
-
-def remove_database(db_path: Path) -> None:
-    for suffix in ("", "-journal", "-wal", "-shm"):
-        Path(str(db_path) + suffix).unlink(missing_ok=True)
 
 
 # Bulk manifests for throughput and memory -------------------------------------------------
@@ -336,9 +316,9 @@ class Bulk:
     lines: list[str]
     header: str
 
-    def write(self, path: Path, count: int) -> Path:
-        path.write_text(self.header + "".join(self.lines[:count]), encoding="utf-8", newline="")
-        return path
+    def text(self, count: int) -> str:
+        """The header and the first ``count`` lines."""
+        return self.header + "".join(self.lines[:count])
 
     def inserted(self, count: int) -> int:
         """Rows a correct import of the first ``count`` lines adds to an empty table."""
@@ -371,46 +351,3 @@ def bulk_manifest(count: int, seed: int = 2024) -> Bulk:
             f"{rng.choice(COUNTRIES)}\r\n"
         )
     return Bulk(lines=lines, header=",".join(HEADER) + "\r\n")
-
-
-# Memory of an import, in a fresh process -------------------------------------------------
-
-
-@dataclass
-class MemoryGrowth:
-    small_lines: int
-    large_lines: int
-    grown_mb: float  # peak resident memory after the large import minus after the small one
-
-    @property
-    def per_10k_lines(self) -> float:
-        return self.grown_mb / (self.large_lines - self.small_lines) * 10_000
-
-
-def memory_growth(
-    module_dir: str, source: Path, work: Path, settings: dict[str, Any], timeout: float = 60.0
-) -> MemoryGrowth:
-    """Run ``memory_probe.py`` on the ``manifest_import`` module found in ``module_dir``."""
-    work.mkdir(parents=True, exist_ok=True)
-    probe = Path(__file__).with_name("memory_probe.py")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([module_dir, *sys.path])
-    command = [sys.executable, str(probe), module_dir, str(source), str(work)]
-    try:
-        done = subprocess.run(
-            [*command, json.dumps(settings)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        raise AssertionError(f"the imports took over {timeout:.0f} s") from None
-    finally:
-        for path in work.iterdir():
-            path.unlink()
-    if done.returncode != 0:
-        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
-        raise AssertionError(f"the import failed: {tail}")
-    after_small, after_large, small, large = (int(value) for value in done.stdout.split()[-4:])
-    return MemoryGrowth(small, large, (after_large - after_small) / 1024)

@@ -1,29 +1,24 @@
-"""What the import must keep doing: the same rows, the same rules, the same summary."""
+"""What the import must keep doing: the same rows, the same rules, the same summary.
+
+The import runs in a candidate host; the judge writes the manifest, and reads the table from its
+own copy of the database the import left (import_host.py).
+"""
 
 from __future__ import annotations
 
-import schema
-from hidden_support import (
-    LineMaker,
-    mixed_lines,
-    outcome,
-    read_table,
-    summary_tuple,
-    table_problems,
-    write_manifest,
-)
+from hidden_support import LineMaker, mixed_lines, outcome, shown, table_problems
+from import_host import Importer, read_table
 
 
-def test_table_matches(tmp_path, evidence):
+def test_table_matches(shared, evidence, candidate):
     """A mixed night (valid, broken and re-sent lines) gives exactly the expected table."""
-    import manifest_import
-
+    importer = Importer(candidate)
     lines = mixed_lines(1_200, first_id=7_000_000, seed=11)
     expected = outcome(lines)
-    manifest = write_manifest(tmp_path / "manifest-2024-04-30.csv", lines, final_newline=False)
-    db_path = tmp_path / "reporting.sqlite"
+    manifest = shared.lines("manifest-2024-04-30", lines, final_newline=False)
+    db_path = shared.database()
 
-    manifest_import.import_manifest(manifest, db_path)
+    importer.run(manifest, db_path)
     problems = table_problems(read_table(db_path), expected.table)
 
     evidence.metric(
@@ -39,20 +34,19 @@ def test_table_matches(tmp_path, evidence):
     )
 
 
-def test_summary_counts(tmp_path, evidence):
+def test_summary_counts(shared, evidence, candidate):
     """The summary counts every line once; a second import of the same file adds nothing."""
-    import manifest_import
-
+    importer = Importer(candidate)
     lines = mixed_lines(800, first_id=8_000_000, seed=23)
     expected = outcome(lines)
-    manifest = write_manifest(tmp_path / "manifest-2024-05-01.csv", lines)
-    db_path = tmp_path / "reporting.sqlite"
+    manifest = shared.lines("manifest-2024-05-01", lines)
+    db_path = shared.database()
     want_first = (expected.inserted, expected.skipped_invalid, expected.duplicates)
     valid_lines = expected.inserted + expected.duplicates
     want_again = (0, expected.skipped_invalid, valid_lines)
 
-    first = summary_tuple(manifest_import.import_manifest(manifest, db_path))
-    again = summary_tuple(manifest_import.import_manifest(manifest, db_path))
+    first = importer.summary(manifest, db_path)
+    again = importer.summary(manifest, db_path)
 
     wrong = sum(a != b for a, b in zip(first + again, want_first + want_again, strict=True))
     evidence.metric("wrong_counts", wrong, unit="counts", limit=0, label="wrong summary counts")
@@ -66,18 +60,13 @@ def test_summary_counts(tmp_path, evidence):
     )
 
 
-def test_existing_rows_kept(tmp_path, evidence):
+def test_existing_rows_kept(shared, evidence, candidate):
     """Shipments stored on an earlier night are never changed by a later manifest."""
-    import manifest_import
-
+    importer = Importer(candidate)
     maker = LineMaker(seed=5)
     last_night = [maker.valid(9_000_000 + 2 * number, plain=True) for number in range(400)]
     existing = {line.expected[0]: line.expected for line in last_night if line.expected}
-    db_path = tmp_path / "reporting.sqlite"
-    conn = schema.connect(db_path)
-    with conn:
-        conn.executemany("INSERT INTO shipments VALUES (?, ?, ?, ?, ?)", list(existing.values()))
-    conn.close()
+    db_path = shared.seeded_database(list(existing.values()))  # the judge's rows, the judge's file
 
     # Tonight's manifest repeats the last 150 shipments of last night, with other values
     # (the carrier re-sends 48 hours), then goes on with new ones.
@@ -85,9 +74,9 @@ def test_existing_rows_kept(tmp_path, evidence):
     new = [maker.valid(9_000_800 + number, plain=True) for number in range(450)]
     tonight = repeated + new
     expected = outcome(tonight, existing)
-    manifest = write_manifest(tmp_path / "manifest-2024-05-02.csv", tonight)
+    manifest = shared.lines("manifest-2024-05-02", tonight)
 
-    manifest_import.import_manifest(manifest, db_path)
+    importer.run(manifest, db_path)
     table = read_table(db_path)
     changed = table_problems(
         {key: value for key, value in table.items() if key in existing}, existing
@@ -176,10 +165,9 @@ def _invalid_edges() -> list[tuple[list[str], str]]:
     return lines
 
 
-def test_validation_rules(tmp_path, evidence):
+def test_validation_rules(shared, evidence, candidate):
     """Lines that break a rule are skipped and counted; edge-case values are stored exactly."""
-    import manifest_import
-
+    importer = Importer(candidate)
     invalid = _invalid_edges()
     rows: list[list[str]] = []
     for number, (fields, _) in enumerate(invalid):
@@ -187,30 +175,29 @@ def test_validation_rules(tmp_path, evidence):
         if number < len(_VALID_EDGES):
             rows.append(_VALID_EDGES[number][0])
     lines_text = "\r\n".join(",".join(_quote(value) for value in fields) for fields in rows)
-    manifest = tmp_path / "manifest-edge-cases.csv"
-    manifest.write_text(
+    manifest = shared.text(
+        "manifest-edge-cases",
         "shipment_id,customer_email,weight_kg,shipped_at,country\r\n" + lines_text + "\r\n",
-        encoding="utf-8",
-        newline="",
     )
-    db_path = tmp_path / "reporting.sqlite"
+    db_path = shared.database()
 
-    summary = manifest_import.import_manifest(manifest, db_path)
+    _, skipped, _ = importer.summary(manifest, db_path)
     table = read_table(db_path)
 
     expected = {row[0]: row for _, row in _VALID_EDGES}
     why = {fields[0]: note for fields, note in invalid}
     wrong: list[str] = []
-    for shipment_id, got in sorted(table.items()):
+    for shipment_id, got in sorted(table.items(), key=repr):
         if shipment_id not in expected:
             note = why.get(str(shipment_id), "?")
-            wrong.append(f"stored shipment {shipment_id} from an invalid line ({note}): {got!r}")
+            wrong.append(
+                f"stored shipment {shown(shipment_id)} from an invalid line ({note}): {shown(got)}"
+            )
     for shipment_id, want in expected.items():
         got = table.get(shipment_id)
         if got != want:
             source = next(fields for fields, row in _VALID_EDGES if row[0] == shipment_id)
-            wrong.append(f"line {source!r} stored as {got!r}, expected {want!r}")
-    skipped = getattr(summary, "skipped_invalid", None)
+            wrong.append(f"line {source!r} stored as {shown(got)}, expected {want!r}")
 
     evidence.metric(
         "rule_violations",

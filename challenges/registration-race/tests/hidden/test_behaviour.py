@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hidden_support import REQUESTS, burst, open_service, rows
+from hidden_support import REQUESTS, SignupService, bounded, describe
 
 DISTINCT = [
     "ana_souza",
@@ -23,58 +23,60 @@ assert len(DISTINCT) == REQUESTS
 LATECOMERS = ["marta", "nils_o", "Omar", "pia_s", "quinn", "ravi"]
 
 
-def test_different_usernames_signed_up_at_once_all_succeed(evidence, tmp_path, run):
-    import accounts
-
+def test_different_usernames_signed_up_at_once_all_succeed(evidence, candidate, folders):
     problems: list[str] = []
+    service = SignupService(candidate, folders())
+    service.warm()
 
-    async def scenario() -> list[tuple[int, str, str]]:
-        service, engine = await open_service(accounts, tmp_path / "accounts.db")
-        try:
-            results = await burst(service, DISTINCT)
-            refused = [result for result in results if not isinstance(result, accounts.Account)]
-            if refused:
-                problems.append(
-                    f"{len(refused)} of {len(DISTINCT)} sign-ups for different usernames "
-                    f"failed: {refused[0]!r:.160}"
-                )
-            for raw, account in zip(DISTINCT, results, strict=True):
-                want = (raw.strip().lower(), raw.strip())
-                got = (getattr(account, "username", None), getattr(account, "display_name", None))
-                if isinstance(account, accounts.Account) and got != want:
-                    problems.append(
-                        f"register({raw!r}) returned username={got[0]!r} "
-                        f"display_name={got[1]!r}, expected {want[0]!r}/{want[1]!r}"
-                    )
-                    break
-            # New names and repeats of names already taken, all at once.
-            mixed = LATECOMERS + [name.upper() for name in DISTINCT[: len(LATECOMERS)]]
-            second = await burst(service, mixed)
-            for name, result in zip(mixed, second, strict=True):
-                new = name in LATECOMERS
-                if new and not isinstance(result, accounts.Account):
-                    problems.append(f"new username {name!r} was refused: {result!r:.160}")
-                    break
-                if not new and not isinstance(result, accounts.UsernameTakenError):
-                    problems.append(f"taken username {name!r} gave {result!r:.160}")
-                    break
-            for raw in DISTINCT[:4] + LATECOMERS[:2]:
-                found = await service.get_account(raw.upper())
-                if found is None or found.username != raw.strip().lower():
-                    problems.append(f"get_account({raw.upper()!r}) returned {found!r:.160}")
-                    break
-            return await rows(engine)
-        finally:
-            await engine.dispose()
+    results = service.burst(service.service.register, DISTINCT)
+    views = service.accounts(results)
+    refused = [index for index, view in enumerate(views) if view is None]
+    if refused:
+        first = refused[0]
+        problems.append(
+            f"{len(refused)} of {len(DISTINCT)} sign-ups for different usernames failed: "
+            f"register({DISTINCT[first]!r}) {describe(results[first])}"
+        )
+    for raw, view in zip(DISTINCT, views, strict=True):
+        want = (raw.strip().lower(), raw.strip())
+        if view is not None and view[1:] != want:
+            problems.append(
+                f"register({raw!r}) returned username={view[1]!r:.40} "
+                f"display_name={view[2]!r:.40}, expected {want[0]!r}/{want[1]!r}"
+            )
+            break
 
-    table = run(scenario())
+    # New names and repeats of names already taken, all at once.
+    mixed = LATECOMERS + [name.upper() for name in DISTINCT[: len(LATECOMERS)]]
+    for name, answer in zip(mixed, service.signups(mixed), strict=True):
+        if name in LATECOMERS and answer.status != 201:
+            problems.append(f"POST /signup for the new username {name!r}: {answer.describe()}")
+            break
+        if name not in LATECOMERS and answer.status != 409:
+            problems.append(
+                f"POST /signup for the taken username {name!r}: {answer.describe()} "
+                "(expected 409, UsernameTakenError)"
+            )
+            break
+
+    for raw in DISTINCT[:4] + LATECOMERS[:2]:
+        found = service.call(service.service.get_account, raw.upper())
+        (view,) = service.accounts([found])
+        if view is None or view[1] != raw.strip().lower():
+            shown = describe(found) if view is None else f"username={view[1]!r:.40}"
+            problems.append(f"get_account({raw.upper()!r}) {shown}")
+            break
+
+    table = service.close()
     expected = sorted(name.strip().lower() for name in DISTINCT + LATECOMERS)
-    stored = sorted(row[1] for row in table)
-    if stored != expected:
+    stored = sorted(str(row[1]) for row in table.rows)
+    if table.problem:
+        problems.append(f"after the sign-ups, {table.problem}")
+    elif stored != expected:
         problems.append(f"the table holds {len(stored)} accounts, expected {len(expected)}")
     evidence.metric(
         "accounts_created",
-        len(table),
+        len(table.rows),
         unit="accounts",
         limit=len(expected),
         better="higher",
@@ -84,93 +86,85 @@ def test_different_usernames_signed_up_at_once_all_succeed(evidence, tmp_path, r
         pytest.fail("; ".join(problems))
 
 
-def test_duplicate_after_first_signup_is_taken_in_any_case(tmp_path, run):
-    import accounts
-
+def test_duplicate_after_first_signup_is_taken_in_any_case(candidate, folders):
     problems: list[str] = []
+    service = SignupService(candidate, folders())
+    register = service.service.register
 
-    async def scenario() -> list[tuple[int, str, str]]:
-        service, engine = await open_service(accounts, tmp_path / "accounts.db")
-        try:
-            first = await service.register("Maya_K")
-            if (first.username, first.display_name) != ("maya_k", "Maya_K"):
-                problems.append(
-                    f"register('Maya_K') returned username={first.username!r} "
-                    f"display_name={first.display_name!r}, expected 'maya_k'/'Maya_K'"
-                )
-            for again in ["Maya_K", "maya_k", "  MAYA_K ", "mAyA_k"]:
-                try:
-                    result = await service.register(again)
-                except accounts.UsernameTakenError:
-                    continue
-                except Exception as exc:
-                    problems.append(f"register({again!r}) after 'Maya_K' raised {exc!r:.160}")
-                else:
-                    problems.append(f"register({again!r}) after 'Maya_K' returned {result!r:.160}")
-            second = await service.register("maya_k2")
-            if second.id == first.id:
-                problems.append("a different username got the same account id")
-            found = await service.get_account("MAYA_K")
-            if found != first:
-                problems.append(
-                    f"get_account('MAYA_K') returned {found!r:.160}, expected {first!r}"
-                )
-            if await service.get_account("nobody") is not None:
-                problems.append("get_account('nobody') found an account")
-            return await rows(engine)
-        finally:
-            await engine.dispose()
+    first_result = service.call(register, "Maya_K")
+    (first,) = service.accounts([first_result])
+    if first is None:
+        pytest.fail(f"register('Maya_K') on an empty database {describe(first_result)}")
+    if first[1:] != ("maya_k", "Maya_K"):
+        problems.append(
+            f"register('Maya_K') returned username={first[1]!r:.40} "
+            f"display_name={first[2]!r:.40}, expected 'maya_k'/'Maya_K'"
+        )
+    for again in ["Maya_K", "maya_k", "  MAYA_K ", "mAyA_k"]:
+        answer = service.signup({"username": again})
+        if answer.status != 409:
+            problems.append(
+                f"register({again!r}) after 'Maya_K' did not raise UsernameTakenError "
+                f"(POST /signup {answer.describe()})"
+            )
+    second_result = service.call(register, "maya_k2")
+    (second,) = service.accounts([second_result])
+    if second is None:
+        problems.append(f"register('maya_k2') {describe(second_result)}")
+    elif second[0] == first[0]:
+        problems.append("a different username got the same account id")
+    found_result = service.call(service.service.get_account, "MAYA_K")
+    (found,) = service.accounts([found_result])
+    if found != first:
+        shown = describe(found_result) if found is None else bounded(found)
+        problems.append(f"get_account('MAYA_K') gave {shown}, expected {bounded(first)}")
+    nobody = service.call(service.service.get_account, "nobody")
+    if nobody is not None:
+        problems.append(f"get_account('nobody') {describe(nobody)}, expected None")
 
-    table = run(scenario())
-    if [row[1:] for row in table] != [("maya_k", "Maya_K"), ("maya_k2", "maya_k2")]:
-        problems.append(f"the table holds {[row[1:] for row in table]!r:.200}")
+    table = service.close()
+    if table.problem:
+        problems.append(f"after the sign-ups, {table.problem}")
+    elif [row[1:] for row in table.rows] != [("maya_k", "Maya_K"), ("maya_k2", "maya_k2")]:
+        problems.append(f"the table holds {bounded([row[1:] for row in table.rows], 200)}")
     if problems:
         pytest.fail("; ".join(problems))
 
 
-def test_signup_rules_and_http_statuses(tmp_path, run):
-    import accounts
-    from api import SignupAPI
-
+def test_signup_rules_and_http_statuses(candidate, folders):
     problems: list[str] = []
     invalid = ["ab", "has space", "x" * 21, "émile", "", "   ", "maya-k", "dot.name"]
+    service = SignupService(candidate, folders())
 
-    async def scenario() -> None:
-        service, engine = await open_service(accounts, tmp_path / "accounts.db")
-        try:
-            for name in invalid:
-                try:
-                    result = await service.register(name)
-                except accounts.InvalidUsernameError:
-                    continue
-                except Exception as exc:
-                    problems.append(f"register({name!r}) raised {exc!r:.160}")
-                else:
-                    problems.append(f"register({name!r}) was accepted: {result!r:.160}")
-            api = SignupAPI(service)
-            answers = [
-                (await api.signup({"username": "New_User"})).status,
-                (await api.signup({"username": "new_user"})).status,
-                (await api.signup({"username": "no"})).status,
-                (await api.signup({})).status,
-                (await api.profile("NEW_USER")).status,
-                (await api.profile("ghost")).status,
-            ]
-            if answers != [201, 409, 422, 422, 200, 404]:
-                problems.append(
-                    f"the sign-up API answered {answers}, expected 201/409/422/422/200/404"
-                )
-            created = await api.signup({"username": " Zoe_99 "})
-            body = created.body
-            if (created.status, body.get("username"), body.get("display_name")) != (
-                201,
-                "zoe_99",
-                "Zoe_99",
-            ):
-                problems.append(f"POST /signup ' Zoe_99 ' answered {created!r:.200}")
-        finally:
-            await engine.dispose()
-
-    run(scenario())
+    for name in invalid:
+        answer = service.signup({"username": name})
+        if answer.status != 422:
+            problems.append(
+                f"register({name!r}) did not raise InvalidUsernameError "
+                f"(POST /signup {answer.describe()})"
+            )
+    answers = [
+        service.signup({"username": "New_User"}),
+        service.signup({"username": "new_user"}),
+        service.signup({"username": "no"}),
+        service.signup({}),
+        service.profile("NEW_USER"),
+        service.profile("ghost"),
+    ]
+    statuses = [answer.status if answer.status is not None else "error" for answer in answers]
+    if statuses != [201, 409, 422, 422, 200, 404]:
+        problems.append(f"the sign-up API answered {statuses}, expected 201/409/422/422/200/404")
+    created = service.signup({"username": " Zoe_99 "})
+    body = created.body
+    if (created.status, body.get("username"), body.get("display_name")) != (
+        201,
+        "zoe_99",
+        "Zoe_99",
+    ):
+        problems.append(
+            f"POST /signup ' Zoe_99 ' {created.describe()} with username="
+            f"{body.get('username')!r:.40} display_name={body.get('display_name')!r:.40}, "
+            "expected 201 with 'zoe_99'/'Zoe_99'"
+        )
     if problems:
         pytest.fail("; ".join(problems))
