@@ -498,3 +498,41 @@ def test_a_host_that_dies_or_hangs_fails_the_checks_it_owed(quick_trivial, docke
     assert report["score"] == 0, report["checks"]
     assert all(not check["passed"] for check in report["checks"])
     assert report["durations"]["sandbox_seconds"] < 12 + 10
+
+
+# --- hiding a race from the interleaving ------------------------------------------------------
+
+HIDE_THE_RACE = {
+    "switch-interval-and-sleep-patched-at-import": """
+        import sys
+        import time
+
+        sys.setswitchinterval(1000.0)
+        sys.setprofile = lambda *args: None
+        time.sleep = lambda seconds: None
+    """,
+    "profile-hook-removed-during-the-call": """
+        import sys
+
+        _original_hit = RateLimiter.hit
+
+        def _unhooked_hit(self, api_key):
+            sys.setprofile(None)
+            sys.setswitchinterval(1000.0)
+            return _original_hit(self, api_key)
+
+        RateLimiter.hit = _unhooked_hit
+    """,
+}
+
+
+@pytest.mark.parametrize("attack", sorted(HIDE_THE_RACE))
+def test_a_race_cannot_be_hidden_by_stopping_preemption(docker_sandbox, attack):
+    """The starter's check-then-record race, with the candidate's process told not to switch
+    threads: the host sets its switch interval and preemption hook again for every request,
+    from references taken before the candidate's code was imported, and a request whose code
+    removed the hook fails outright."""
+    challenge = _only(load_challenge(REPO / "challenges" / "api-rate-limiter"), "concurrent-limit")
+    source = challenge.starter["ratelimit.py"] + textwrap.dedent(HIDE_THE_RACE[attack])
+    report = _grade(challenge, docker_sandbox, {"ratelimit.py": source})
+    assert not _check(report, "concurrent-limit")["passed"], report["checks"]

@@ -20,6 +20,7 @@ import inspect
 import socket
 import sys
 import threading
+import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     import asyncio
 
 _set_switch_interval = sys.setswitchinterval
+_set_profile = sys.setprofile
+_get_profile = sys.getprofile
+_sleep = time.sleep
 """Taken before any candidate module is imported (see :meth:`Host.answer`)."""
 
 ERROR_TEXT_LIMIT = 500
@@ -52,6 +56,8 @@ class Host:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_lock = threading.Lock()
         self.switch_interval: float | None = None
+        self.preempt_every = 0
+        self._returns = 0
 
     # The candidate's event loop -------------------------------------------------------------
 
@@ -202,12 +208,22 @@ class Host:
             # check-then-act is interleaved as it would be under production load. Set again
             # for every request, so module code that resets it does not hide its races.
             _set_switch_interval(self.switch_interval)
+        hook = self._preempt if self.preempt_every else None
+        if hook is not None:
+            _set_profile(hook)
+        intact = True
         try:
             result = self.perform(message)
             encoded = list(result) if isinstance(result, _Encoded) else self.encode(result)
             reply = {"id": number, "ok": encoded}
         except BaseException as exc:
             reply = {"id": number, "err": describe_error(exc)}
+        finally:
+            if hook is not None:
+                intact = _get_profile() == hook
+                _set_profile(None)
+        if not intact:
+            reply = {"id": number, "err": {"type": "HostTampered", "message": "", "where": ""}}
         try:
             self.send(reply)
         except (OSError, WireError, ValueError, TypeError) as exc:
@@ -253,10 +269,20 @@ class Host:
         if op == "switch_interval":
             self.switch_interval = float(message["seconds"])
             _set_switch_interval(self.switch_interval)
+            self.preempt_every = int(message.get("preempt_every", 0))
             return None
         if op == "ping_loop":
             return self.on_loop(lambda: None)
         raise WireError(f"unknown operation {op!r}")
+
+    def _preempt(self, frame: Any, event: str, arg: Any) -> None:
+        """Profile hook of request threads under ``busy_server(preempt_every=n)``: every n-th
+        return from a built-in call gives up the GIL, as a thread of a loaded server is
+        preempted at any point, so a check-then-act with no I/O in between is interleaved."""
+        if event == "c_return":
+            self._returns += 1
+            if self._returns % self.preempt_every == 0:
+                _sleep(0)
 
     def map(self, message: dict[str, Any]) -> _Encoded:
         """``function(wrap(*item))`` (or ``function(*item)``) for each item, in order, with

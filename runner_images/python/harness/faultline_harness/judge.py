@@ -61,6 +61,10 @@ class HostTimeout(HostFailure):
     pass
 
 
+class HostTampered(HostFailure):
+    """The candidate's code removed the host's own instrumentation (a preemption hook)."""
+
+
 class RemoteError(Exception):
     """The candidate's code raised. ``type_name`` and ``message`` are the candidate's text."""
 
@@ -323,11 +327,18 @@ class HostClient:
             results.extend(answers)
         return results
 
-    def busy_server(self, switch_interval: float = 1e-6) -> None:
+    def busy_server(self, switch_interval: float = 1e-6, preempt_every: int = 0) -> None:
         """Make the host switch threads as often as a loaded server does (every request sets
         ``sys.setswitchinterval``), so races in the candidate's code show up in a few thousand
-        concurrent calls rather than in millions."""
-        self.request({"op": "switch_interval", "seconds": switch_interval})
+        concurrent calls rather than in millions.
+
+        ``preempt_every=n`` also yields the GIL at every n-th return from a built-in call in
+        request threads (a profile hook set again for every request): a check-then-act with no
+        I/O between its steps is interleaved too. A request whose code removed the hook fails
+        with :class:`HostTampered`."""
+        self.request(
+            {"op": "switch_interval", "seconds": switch_interval, "preempt_every": preempt_every}
+        )
 
     def ping_loop(self, timeout: float = DEFAULT_CALL_TIMEOUT) -> float:
         """Seconds a no-op takes to be run by the candidate's event loop and answered."""
@@ -436,7 +447,11 @@ class HostClient:
         if future is None:
             raise WireError("an answer to a call that was never made")
         if "err" in message:
-            future.set_exception(RemoteError.from_wire(message["err"]))
+            error = RemoteError.from_wire(message["err"])
+            if error.type_name == "HostTampered" and not error.message:
+                future.set_exception(HostTampered("the host's preemption hook was removed"))
+                return
+            future.set_exception(error)
             return
         try:
             future.set_result(self._decode(message.get("ok")))
