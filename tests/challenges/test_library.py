@@ -46,6 +46,11 @@ def test_library_has_all_ten_seed_scenarios():
 
 
 @pytest.mark.parametrize("challenge", CHALLENGES, ids=IDS)
+def test_every_challenge_is_graded_by_a_judge_outside_the_candidates_process(challenge):
+    assert challenge.spec.grading == "judged"
+
+
+@pytest.mark.parametrize("challenge", CHALLENGES, ids=IDS)
 def test_every_challenge_ships_two_sound_and_two_wrong_fixes(challenge):
     kinds = [fix.kind for fix in challenge.fixes]
     assert kinds.count("sound") >= 2 and kinds.count("wrong") >= 2

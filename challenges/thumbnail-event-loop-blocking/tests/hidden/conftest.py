@@ -1,4 +1,4 @@
-"""Session-wide inputs for the hidden checks."""
+"""Session-wide inputs for the hidden checks, made here in the judge with Pillow."""
 
 from __future__ import annotations
 
@@ -10,12 +10,6 @@ from hidden_support import make_image
 def photo_jpeg() -> bytes:
     """A 12 MP phone photo."""
     return make_image(4000, 3000, "JPEG")
-
-
-@pytest.fixture(scope="session")
-def screenshot_png() -> bytes:
-    """A 12 MP lossless screenshot (PNG cannot be decoded at a reduced scale)."""
-    return make_image(4000, 3000, "PNG")
 
 
 @pytest.fixture(scope="session")

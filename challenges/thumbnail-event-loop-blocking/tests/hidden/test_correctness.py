@@ -1,20 +1,29 @@
-"""Check: thumbnails keep their promised size, aspect ratio, format and look."""
+"""Check: thumbnails keep their promised size, aspect ratio, format and look.
+
+Uploads are made here and sent to the candidate's service in its host; the JPEG bytes it returns
+are decoded here and compared with a direct Lanczos resize made here.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from hidden_support import make_image
-from PIL import Image, ImageChops, ImageStat
+from hidden_support import (
+    MAX_MEAN_PIXEL_DIFF,
+    ServiceHost,
+    collect,
+    describe,
+    make_image,
+    mean_difference,
+    open_thumbnail,
+)
+from PIL import Image
 
 BOUNDS = (200, 200)
 JPEG_QUALITY = 85
-# Mean absolute difference per channel (0-255) from a direct Lanczos resize of the upload,
-# both encoded as JPEG. Loose enough for legitimate speed-ups (JPEG draft decoding, a
-# reducing_gap, a one-pixel rounding difference), tight enough for wrong or broken images.
-MAX_MEAN_PIXEL_DIFF = 8.0
+BATCH_SECONDS = 60.0  # the whole batch; a hung service fails instead of stalling the suite
 
 # (width, height, format, mode) of uploads as users send them
 CASES = [
@@ -45,47 +54,46 @@ def direct_thumbnail(data: bytes) -> Image.Image:
         return encoded.convert("RGB")
 
 
-def test_thumbnails_are_correct(evidence, photo_jpeg):
-    import thumbnails
+def test_thumbnails_are_correct(evidence, candidate, photo_jpeg):
+    with ThreadPoolExecutor(1) as pool:
+        connecting = pool.submit(ServiceHost, candidate)  # the host imports meanwhile
+        uploads = [(w, h, fmt, mode, make_image(w, h, fmt, mode)) for w, h, fmt, mode in CASES]
+        uploads.append((4000, 3000, "JPEG", "RGB", photo_jpeg))
+        driver = connecting.result()
 
-    uploads = [(w, h, fmt, mode, make_image(w, h, fmt, mode)) for w, h, fmt, mode in CASES]
-    uploads.append((4000, 3000, "JPEG", "RGB", photo_jpeg))
-
-    async def run() -> list[bytes | BaseException]:
-        async with thumbnails.ThumbnailService() as service:
-            jobs = [service.create_thumbnail(data) for *_, data in uploads]
-            return await asyncio.wait_for(asyncio.gather(*jobs, return_exceptions=True), 60)
-
-    results = asyncio.run(run())
+    manager, service = driver.open_service()
+    try:
+        pending = [service.create_thumbnail.start(data) for *_, data in uploads]
+        expected = [direct_thumbnail(data) for *_, data in uploads]  # while the host works
+        results = collect(pending, BATCH_SECONDS)
+    finally:
+        driver.close_service(manager)
 
     worst = 0.0
     problems = []
-    for (width, height, fmt, mode, data), result in zip(uploads, results, strict=True):
+    for (width, height, fmt, mode, _), result, reference in zip(
+        uploads, results, expected, strict=True
+    ):
         case = f"{width}x{height} {fmt} {mode}"
         if not isinstance(result, bytes):
-            problems.append(f"{case}: returned {result!r:.200}, not JPEG bytes")
+            problems.append(f"{case}: {describe(result)}, not JPEG bytes")
             continue
-        try:
-            with Image.open(io.BytesIO(result)) as produced:
-                produced.load()
-                fmt_out, size_out = produced.format, produced.size
-                pixels = produced.convert("RGB")
-        except Exception as exc:
-            problems.append(f"{case}: output is not a readable image ({exc})")
+        opened = open_thumbnail(result)
+        if opened is None:
+            problems.append(f"{case}: output is not a readable image")
             continue
+        fmt_out, size_out, pixels = opened
         want = expected_size(width, height)
         if fmt_out != "JPEG":
             problems.append(f"{case}: output is {fmt_out}, expected JPEG")
         off_by = max(abs(size_out[0] - want[0]), abs(size_out[1] - want[1]))
-        if off_by > 1 or size_out[0] > BOUNDS[0] or size_out[1] > BOUNDS[1]:
+        if off_by > 1 or size_out[0] > BOUNDS[0] or size_out[1] > BOUNDS[1] or pixels is None:
             problems.append(
                 f"{case}: thumbnail is {size_out[0]}x{size_out[1]}, expected {want[0]}x{want[1]}"
             )
             continue
-        if size_out != want:  # a rounding difference: compare the same area
-            pixels = pixels.resize(want, Image.Resampling.LANCZOS)
-        diff = ImageStat.Stat(ImageChops.difference(pixels, direct_thumbnail(data))).mean
-        mean_diff = sum(diff) / len(diff)
+        # Compared with a direct Lanczos resize of the upload, both encoded as JPEG.
+        mean_diff = mean_difference(pixels, reference)
         worst = max(worst, mean_diff)
         if mean_diff > MAX_MEAN_PIXEL_DIFF:
             problems.append(
