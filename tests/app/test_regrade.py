@@ -70,7 +70,11 @@ def _lenient_v2(tmp_path: Path) -> ChallengeVersion:
         spec["checks"][1]["weight"] = 2
 
     hidden = (FIXTURE_CHALLENGES / SLUG / "tests/hidden/test_calc.py").read_text()
-    lenient = hidden.replace("assert result == 45", "assert result >= 36")
+    # The bound and the evidence's limit move together: a pass whose own evidence breaks its
+    # limit would not count.
+    lenient = hidden.replace("assert result == 45", "assert result >= 36").replace(
+        "limit=45", "limit=36"
+    )
     assert lenient != hidden
     return _store_variant(tmp_path, "v2", edit, {"tests/hidden/test_calc.py": lenient})
 

@@ -200,7 +200,7 @@ class LagRun:
 
     def lag(self, idle: float | None = None) -> float:
         """How much later than on an idle loop (this one's, or ``idle``) checks were answered."""
-        return self.stall - (self.idle if idle is None else idle)
+        return max(0.0, self.stall - (self.idle if idle is None else idle))
 
 
 def _future(answer: Any) -> Future:
