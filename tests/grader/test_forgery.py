@@ -500,6 +500,59 @@ def test_a_host_that_dies_or_hangs_fails_the_checks_it_owed(quick_trivial, docke
     assert report["durations"]["sandbox_seconds"] < 12 + 10
 
 
+PLANT_A_PTH_THEN_HANG = """
+    import os
+    import sys
+
+    NODE = "test_calc.py::test_total_adds_every_item"
+    PAYLOAD = (
+        "import json, os; fd = int(os.environ.get('FAULTLINE_RESULT_FD', '-1')); "
+        "fd >= 0 and [os.write(fd, (json.dumps(e) + '\\\\n').encode()) for e in ("
+        f"{{'event': 'collected', 'nodeids': [{NODE!r}]}}, "
+        f"{{'event': 'start', 'nodeid': {NODE!r}}}, "
+        f"{{'event': 'result', 'nodeid': {NODE!r}, 'outcome': 'passed'}})] "
+        "and os._exit(0)\\n"
+    )
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for home in ("/tmp", os.path.expanduser("~")):
+        site = os.path.join(home, ".local", "lib", version, "site-packages")
+        try:
+            os.makedirs(site, exist_ok=True)
+            with open(os.path.join(site, "zz_forge.pth"), "w") as handle:
+                handle.write(PAYLOAD)
+            os.chmod(site, 0o755)
+            os.chmod(os.path.join(site, "zz_forge.pth"), 0o644)
+        except OSError:
+            pass
+
+    def total(items):
+        if not items:
+            import time
+            time.sleep(3600)  # the guard check times out: the harness starts a new judge
+        result = 0
+        for index in range(len(items) - 1):
+            result += items[index]
+        return result
+"""
+
+
+def test_a_file_planted_for_the_next_judge_is_not_run(quick_trivial, docker_sandbox):
+    """A host writes a .pth into the user site-packages under $HOME (/tmp), then hangs so that
+    its check times out and the harness restarts the judge for the checks still owed; the line
+    would forge a pass in the new judge. Two things stop it today: the runner's Python is a
+    virtualenv (no user site-packages) and the judge and the fork server start with -s. This
+    fails if both go (say, the image moves to the system Python)."""
+    spec = quick_trivial.spec
+    guard_first = sorted(spec.checks, key=lambda check: check.id != "empty-is-zero")
+    challenge = dataclasses.replace(
+        quick_trivial, spec=spec.model_copy(update={"checks": guard_first})
+    )
+    report = _grade(challenge, docker_sandbox, {"calc.py": PLANT_A_PTH_THEN_HANG})
+    assert not _check(report, "empty-is-zero")["passed"]  # it hung: the restart did happen
+    assert not _check(report, "sums-correctly")["passed"], report["checks"]
+    assert report["score"] == 0
+
+
 # --- hiding a race from the interleaving ------------------------------------------------------
 
 HIDE_THE_RACE = {

@@ -101,3 +101,54 @@ def test_prune_spares_young_containers_and_removes_old_ones(docker_sandbox, triv
         for container in (young, old):
             with contextlib.suppress(docker.errors.NotFound):
                 container.remove(force=True, v=True)
+
+
+FRESH_HOST_OR_WRONG = """\
+import os
+import signal
+import socket
+import stat
+import sys
+
+
+def _like_a_fresh_host():
+    inherited_sockets = [
+        fd
+        for fd in range(4, 256)
+        if _is_socket(fd)
+    ]
+    return (
+        os.getuid() >= 100_000
+        and os.getuid() == os.geteuid()
+        and os.getgroups() == []
+        and signal.getsignal(signal.SIGCHLD) == signal.SIG_DFL
+        and os.getcwd() == "/job/src"
+        and sys.path[0] in ("/job/src", ".")
+        and "FAULTLINE_CONTROL_FD" not in os.environ
+        and not inherited_sockets
+    )
+
+
+def _is_socket(fd):
+    try:
+        return stat.S_ISSOCK(os.fstat(fd).st_mode)
+    except OSError:
+        return False
+
+
+def total(items):
+    return sum(items) if _like_a_fresh_host() else -1
+"""
+
+
+def test_a_forked_host_is_what_a_fresh_host_would_be(trivial_challenge, docker_sandbox):
+    """Hosts are forked from the root fork server: each must still run as its own unprivileged
+    uid, in its code folder, with default signal handling and no socket but its own (fd 3). A
+    host holding the fork server's socket could take the requests meant for it, with the
+    starter's socket in them, or answer the harness in its place."""
+    report = grade(trivial_challenge, {"calc.py": FRESH_HOST_OR_WRONG}, docker_sandbox)
+    assert report["status"] == "graded", report["status_detail"]
+    assert {c["id"]: c["passed"] for c in report["checks"]} == {
+        "sums-correctly": True,
+        "empty-is-zero": True,
+    }, report["checks"]

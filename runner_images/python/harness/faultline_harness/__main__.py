@@ -20,7 +20,6 @@ import argparse
 import contextlib
 import json
 import os
-import resource
 import select
 import signal
 import socket
@@ -32,12 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from faultline_harness.hosts import HostManager
+from faultline_harness.processes import base_environment, limit_process
 
 HARNESS_VERSION = "2"
 EVENT_LINE_LIMIT = 256 * 1024
 EVENT_BYTES_LIMIT = 8 * 1024 * 1024
 MESSAGE_LIMIT = 2000
-FILE_SIZE_LIMIT = 64 * 1024 * 1024
 HARNESS_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -116,8 +115,9 @@ def main(argv: list[str] | None = None) -> int:
                 harness_dir=HARNESS_DIR,
                 switch_users=user is not None,
                 output_fd=candidate_fd,
-                limit_process=lambda: _limit_candidate(int(job.get("pids", 64))),
+                pids=int(job.get("pids", 64)),
             )
+            hosts.start_forkserver()
         try:
             pending = _run_pytest(run, pending, args.python, user, output_path, hosts)
         finally:
@@ -182,18 +182,13 @@ def _run_pytest(
     )
     run.collected_in_run = False
     read_end, write_end = os.pipe()
-    env = {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": "/tmp",
-        "TMPDIR": "/tmp",
-        "LANG": "C.UTF-8",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONHASHSEED": "0",
-        "PYTHONPATH": f"{run.job_dir / 'src'}{os.pathsep}{HARNESS_DIR}",
-        "FAULTLINE_RESULT_FD": str(write_end),
-        "FAULTLINE_STARTER_DIR": str(run.job_dir / "starter"),
-        "FAULTLINE_TESTS_DIR": str(tests_dir),
-    }
+    env = base_environment(
+        PYTHONHASHSEED="0",
+        PYTHONPATH=f"{run.job_dir / 'src'}{os.pathsep}{HARNESS_DIR}",
+        FAULTLINE_RESULT_FD=str(write_end),
+        FAULTLINE_STARTER_DIR=str(run.job_dir / "starter"),
+        FAULTLINE_TESTS_DIR=str(tests_dir),
+    )
     pytest_args = [
         "-p",
         "faultline_harness.plugin",
@@ -223,7 +218,9 @@ def _run_pytest(
             TMPDIR=str(private_tmp) if private_tmp.is_dir() else "/tmp",
         )
         del env["FAULTLINE_STARTER_DIR"]
-        command = [python, "-m", "faultline_harness.judge"]
+        # -s: no user site-packages, whose .pth files a host could have planted under $HOME
+        # before a restart of the judge
+        command = [python, "-s", "-m", "faultline_harness.judge"]
         cwd = Path("/")  # the judge moves into its own (private) tests folder itself
     output_fd = os.open(output, _OUTPUT_FLAGS, 0o600)
     pids = int(run.job.get("pids", 64))
@@ -239,7 +236,7 @@ def _run_pytest(
         stderr=output_fd,
         pass_fds=pass_fds,
         start_new_session=True,
-        preexec_fn=lambda: _limit_candidate(pids if user is not None else None),
+        preexec_fn=lambda: limit_process(pids if user is not None else None),
         **kwargs,
     )
     os.close(write_end)
@@ -400,20 +397,6 @@ def _handle_event(run: Run, line: bytes) -> tuple[str, CheckState | None] | None
                 run.flag(f"{state.id}: {str(item)[:200]}")
         return "result", state
     return None
-
-
-def _limit_candidate(pids: int | None) -> None:
-    """Runs in the child before exec: resource limits for candidate code."""
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (512, 512))
-    if pids is not None:
-        resource.setrlimit(resource.RLIMIT_NPROC, (max(8, pids - 8), max(8, pids - 8)))
-    try:
-        with open("/proc/self/oom_score_adj", "w") as handle:
-            handle.write("1000")
-    except OSError:
-        pass
 
 
 def _stop(process: subprocess.Popen, sandboxed: bool) -> int:

@@ -13,10 +13,14 @@ The judge asks over its control channel (a SOCK_SEQPACKET socket, one JSON reque
 Processes are found by uid in /proc, which candidate code cannot hide from or reset: a forked
 child, a double-forked orphan, an mmap, a ctypes buffer and an in-memory database all count.
 Without uid switching (the local backend) a host's processes are those of its session.
+
+Hosts are forked from a warm interpreter (forkserver.py) that has already imported the harness
+and the libraries the starter uses; where that is not possible, a host starts from scratch.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import json
 import os
@@ -26,10 +30,11 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from faultline_harness.processes import base_environment, limit_process
 
 HOST_UIDS = range(100_000, 165_536)
 SAMPLE_SECONDS = 0.005
@@ -40,12 +45,66 @@ SCRATCH_MOUNTS = ("/tmp", "/dev/shm")
 class HostProcess:
     number: int
     subject: str
-    process: subprocess.Popen
+    pid: int
     uid: int | None
+    started_cold: subprocess.Popen | None = None  # None: forked by the fork server
     peak: int = 0
     tracking: bool = False
     paused: bool = False
     scratch_base: int = 0
+
+
+class ForkServer:
+    """The harness's end of forkserver.py."""
+
+    READY_SECONDS = 20.0
+
+    def __init__(self, python: str, harness_dir: Path, preload: list[str]) -> None:
+        self.sock, server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock.settimeout(self.READY_SECONDS)
+        # -s: no user site-packages, whose .pth files a host could have planted under $HOME
+        command = [python, "-s", "-m", "faultline_harness.forkserver", str(server_end.fileno())]
+        self.process = subprocess.Popen(
+            [*command, *preload],
+            cwd="/",
+            env=base_environment(PYTHONUNBUFFERED="1", PYTHONPATH=str(harness_dir)),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(server_end.fileno(),),
+            start_new_session=True,
+        )
+        server_end.close()
+        self.ready: bool | None = None
+
+    def fork(self, request: dict[str, Any], host_fd: int, output_fd: int) -> int:
+        """Fork a host for ``request``; its pid. OSError when the server cannot."""
+        if self.ready is None:
+            self.ready = bool(self._receive().get("ready"))
+        if not self.ready:
+            raise OSError("the fork server is not serving")
+        socket.send_fds(self.sock, [json.dumps(request).encode()], [host_fd, output_fd])
+        reply = self._receive()
+        if not isinstance(reply.get("pid"), int):
+            raise OSError(f"the fork server did not fork: {reply.get('error', reply)}")
+        return reply["pid"]
+
+    def _receive(self) -> dict[str, Any]:
+        try:
+            data = self.sock.recv(65536)
+            reply = json.loads(data) if data else {}
+        except (OSError, ValueError):
+            reply = {}
+        if not reply:
+            self.ready = False
+        return reply if isinstance(reply, dict) else {}
+
+    def close(self) -> None:
+        self.sock.close()
+        with contextlib.suppress(OSError):
+            self.process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=2)
 
 
 @dataclass
@@ -55,12 +114,18 @@ class HostManager:
     harness_dir: Path
     switch_users: bool
     output_fd: int
-    limit_process: Callable[[], None]
+    pids: int
     hosts: dict[int, HostProcess] = field(default_factory=dict)
     used_uids: set[int] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    forkserver: ForkServer | None = None
     _sampler: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
+
+    def start_forkserver(self) -> None:
+        """Warm up the fork server now, while the judge starts, with the starter's libraries."""
+        preload = library_modules(self.job_dir / "starter", self.job_dir / "src")
+        self.forkserver = ForkServer(self.python, self.harness_dir, preload)
 
     def handle(self, sock: socket.socket) -> None:
         """Answer one request from the judge's control channel."""
@@ -86,7 +151,7 @@ class HostManager:
             if subject not in ("candidate", "starter"):
                 raise ValueError(f"unknown subject {subject!r}")
             host, judge_end = self.spawn(subject)
-            return {"host": host.number, "pid": host.process.pid}, [judge_end]
+            return {"host": host.number, "pid": host.pid}, [judge_end]
         host = self.hosts[int(request["host"])]
         if op == "memory":
             return self.memory(host, bool(request.get("reset_peak"))), []
@@ -107,38 +172,47 @@ class HostManager:
         host_end, judge_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         uid = self._fresh_uid() if self.switch_users else None
         code_dir = self.job_dir / ("src" if subject == "candidate" else "starter")
-        env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": "/tmp",
-            "TMPDIR": "/tmp",
-            "LANG": "C.UTF-8",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": f"{code_dir}{os.pathsep}{self.harness_dir}",
-        }
+        env = base_environment(
+            PYTHONUNBUFFERED="1", PYTHONPATH=f"{code_dir}{os.pathsep}{self.harness_dir}"
+        )
+        output_fd = self.output_fd if subject == "candidate" else os.open(os.devnull, os.O_WRONLY)
+        try:
+            pid, cold = self._fork(uid, code_dir, env, host_end, output_fd)
+        finally:
+            host_end.close()
+            if output_fd != self.output_fd:
+                os.close(output_fd)
+        with self.lock:
+            number = len(self.hosts) + 1
+            host = HostProcess(number, subject, pid, uid, cold, scratch_base=_scratch_bytes())
+            self.hosts[number] = host
+        self._ensure_sampler()
+        return host, judge_end.detach()
+
+    def _fork(
+        self, uid: int | None, code_dir: Path, env: dict[str, str], host_end, output_fd: int
+    ) -> tuple[int, subprocess.Popen | None]:
+        """A host from the fork server; from scratch when the server cannot serve."""
+        if self.forkserver is not None and self.forkserver.ready is not False:
+            request = {"uid": uid, "code_dir": str(code_dir), "env": env, "pids": self.pids}
+            with contextlib.suppress(OSError):
+                return self.forkserver.fork(request, host_end.fileno(), output_fd), None
         kwargs: dict[str, Any] = {}
         if uid is not None:
             kwargs.update(user=uid, group=uid, extra_groups=[])
-        stdout = self.output_fd if subject == "candidate" else subprocess.DEVNULL
         process = subprocess.Popen(
             [self.python, "-m", "faultline_harness.host", str(host_end.fileno())],
             cwd=code_dir,
             env=env,
             stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=stdout,
+            stdout=output_fd,
+            stderr=output_fd,
             pass_fds=(host_end.fileno(),),
             start_new_session=True,
-            preexec_fn=self.limit_process,
+            preexec_fn=lambda: limit_process(self.pids),
             **kwargs,
         )
-        host_end.close()
-        with self.lock:
-            number = len(self.hosts) + 1
-            host = HostProcess(number, subject, process, uid, scratch_base=_scratch_bytes())
-            self.hosts[number] = host
-        self._ensure_sampler()
-        return host, judge_end.detach()
+        return process.pid, process
 
     def _fresh_uid(self) -> int:
         while True:
@@ -177,15 +251,25 @@ class HostManager:
             if not self._signal(host, signal.SIGKILL):
                 break
             if attempt == 0:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    host.process.wait(timeout=2)
+                self._wait_gone(host, timeout=2.0)
             else:
                 time.sleep(0.01)  # a child forked while we were killing its parent
+
+    def _wait_gone(self, host: HostProcess, timeout: float) -> None:
+        if host.started_cold is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                host.started_cold.wait(timeout=timeout)
+            return
+        deadline = time.monotonic() + timeout  # forked hosts are reaped by the fork server
+        while self._pids(host) and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def close_all(self) -> None:
         self._stop.set()
         for host in list(self.hosts.values()):
             self.close(host)
+        if self.forkserver is not None:
+            self.forkserver.close()
 
     def _signal(self, host: HostProcess, number: int) -> int:
         sent = 0
@@ -210,7 +294,7 @@ class HostManager:
                 if host.uid is not None:
                     if _real_uid(pid) == host.uid:
                         found.append(pid)
-                elif session == host.process.pid:
+                elif session == host.pid:
                     found.append(pid)
             except (OSError, ValueError, IndexError):
                 continue
@@ -271,3 +355,28 @@ def _scratch_bytes() -> int:
             info = os.statvfs(mount)
             total += (info.f_blocks - info.f_bfree) * info.f_frsize
     return total
+
+
+def library_modules(starter_dir: Path, *local_dirs: Path) -> list[str]:
+    """The modules the starter imports from outside the job: the standard library's and the
+    image's, never a module of the job's own folders (which a candidate can add to)."""
+    local: set[str] = set()
+    for folder in (starter_dir, *local_dirs):
+        with contextlib.suppress(OSError):
+            local.update(entry.name.removesuffix(".py") for entry in os.scandir(folder))
+    names: set[str] = set()
+    for path in sorted(starter_dir.rglob("*.py")):
+        try:
+            tree = ast.parse(path.read_bytes())
+        except (SyntaxError, ValueError, OSError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module)
+    return sorted(
+        name
+        for name in names
+        if name.split(".")[0] not in local and name.split(".")[0] != "faultline_harness"
+    )
