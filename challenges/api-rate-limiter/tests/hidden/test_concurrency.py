@@ -1,13 +1,15 @@
 """Concurrent requests: one limiter is shared by all request threads of a worker.
 
-Twelve request threads of the host, started together, send requests for the same keys while
-the clock stands still, so every key must end with exactly its limit admitted. The host runs as
-a loaded server does: threads switch every microsecond, and request threads give up the
-interpreter at every return from a built-in call (a profile hook the host sets again for every
-request, so module code cannot switch it off). A decision taken in two steps, check then
-record, is then interleaved on many requests instead of once in a blue moon; a correct limiter
-is unaffected, as its answers do not depend on the interleaving. The judge counts the admitted
-requests from the answers.
+Every key is first brought to within ``HEADROOM`` requests of its limit, one request at a time.
+Then twelve request threads of the host each send one more request for every key while the clock
+stands still, meeting at a barrier in the host before each key, so each key's last admissions
+are contested by all twelve at once and every key must end with exactly its limit admitted. The
+host runs as a loaded server does: threads switch every microsecond, and request threads give up
+the interpreter at every return from a built-in call (a profile hook the host sets again for
+every request, so module code cannot switch it off). A decision taken in two steps, check then
+record, is then interleaved at the limit of every key instead of once in a blue moon; a correct
+limiter is unaffected, as its answers do not depend on the interleaving. The judge counts the
+admitted requests from the answers.
 """
 
 from __future__ import annotations
@@ -19,14 +21,23 @@ from faultline_harness.judge import Call, HostClient, RemoteError
 from hidden_support import EPOCH, LIMIT, WINDOW, error_name, run_tag
 
 THREADS = 12
-KEYS = 30
-REQUESTS_PER_KEY_PER_THREAD = 11  # 132 requests per key, all in the same instant
+KEYS = 40
+HEADROOM = 2  # admissions a key has left when the threads arrive together
 JOIN_TIMEOUT = 30.0
 
 
+def _answers_or_raise(answers: list | None, expected: int) -> list:
+    # Explicit raises: an assert would print the answers, and with them the candidate's text.
+    if answers is None or len(answers) != expected:
+        raise AssertionError("a request thread got no answers")
+    failed = next((a for a in answers if isinstance(a, RemoteError)), None)
+    if failed is not None:
+        raise AssertionError(f"RateLimiter.hit raised {error_name(failed)}")
+    return answers
+
+
 def _hammer(host: HostClient, tag: str) -> tuple[dict[str, int], float]:
-    """Admitted requests per key, and the seconds it took."""
-    host.busy_server(preempt_every=1)
+    """Admitted requests per key, and the seconds the contested part took."""
     try:
         limiter = host.module("ratelimit").RateLimiter(
             limit=LIMIT, window_seconds=WINDOW, clock=host.cell(EPOCH)
@@ -35,17 +46,36 @@ def _hammer(host: HostClient, tag: str) -> tuple[dict[str, int], float]:
         raise AssertionError(f"RateLimiter(...) raised {error_name(error)}") from None
     allowed = host.module("builtins").getattr
     keys = [f"key-{number:02d}{tag}" for number in range(KEYS)]
-    order = [key for key in keys for _ in range(REQUESTS_PER_KEY_PER_THREAD)]
-    calls = [Call(allowed, Call(limiter.hit, key), "allowed") for key in order]
+    counts = dict.fromkeys(keys, 0)
+
+    filling = [key for key in keys for _ in range(LIMIT - HEADROOM)]
+    answers = host.batch(
+        [Call(allowed, Call(limiter.hit, key), "allowed") for key in filling], chunk=4000
+    )
+    for key, answer in zip(filling, _answers_or_raise(answers, len(filling)), strict=True):
+        counts[key] += answer is True
+
+    host.busy_server(preempt_every=1)
+    # Before each key, every thread waits at a barrier in the host: all twelve then ask for the
+    # same key at the same moment, so its last admissions are contested every time.
+    in_step = host.barrier(THREADS)
+    allowed_of = host.module("operator").attrgetter("allowed")
+    hit = limiter.hit.get()
     results: list[list | None] = [None] * THREADS
     errors: list[BaseException] = []
     together = threading.Barrier(THREADS)
 
     def worker(index: int) -> None:
-        """One host request thread: a batch of this thread's requests, evaluated in order."""
+        """One host request thread: one request for every key, in step with the others."""
         try:
             together.wait(timeout=JOIN_TIMEOUT)
-            results[index] = host.batch(calls, chunk=len(calls))
+            results[index] = host.map(
+                allowed_of,
+                [(key,) for key in keys],
+                wrap=hit,
+                before=Call(in_step.wait, JOIN_TIMEOUT),
+                chunk=len(keys),
+            )
         except BaseException as exc:  # reported by the test, not lost in the thread
             errors.append(exc)
 
@@ -64,17 +94,12 @@ def _hammer(host: HostClient, tag: str) -> tuple[dict[str, int], float]:
         f"{stuck} of {THREADS} request threads were still running after {JOIN_TIMEOUT:g} s "
         "(deadlock?)"
     )
-    # Explicit raises: an assert would print the answers, and with them the candidate's text.
     if errors:
         raise AssertionError(f"a request thread failed: {type(errors[0]).__name__}")
-    counts = dict.fromkeys(keys, 0)
     for answers in results:
-        if answers is None or len(answers) != len(calls):
-            raise AssertionError("a request thread got no answers")
-        failed = next((a for a in answers if isinstance(a, RemoteError)), None)
-        if failed is not None:
-            raise AssertionError(f"RateLimiter.hit raised {error_name(failed)}")
-        for key, answer in zip(order, answers, strict=True):
+        if any(isinstance(a, RemoteError) and "Barrier" in a.type_name for a in answers or []):
+            raise AssertionError("the request threads fell out of step in the host")
+        for key, answer in zip(keys, _answers_or_raise(answers, len(keys)), strict=True):
             counts[key] += answer is True
     return counts, elapsed
 
@@ -103,14 +128,14 @@ def test_concurrent_requests_never_exceed_limit(evidence, candidate, starter, va
         )
     over = {key: count for key, count in counts.items() if count > LIMIT}
     assert len(over) == 0, (
-        f"{excess} requests over the limit got through: with {THREADS} threads sending "
-        f"{THREADS * REQUESTS_PER_KEY_PER_THREAD} requests per key at the same instant, "
+        f"{excess} requests over the limit got through: with {THREADS} threads sending a "
+        f"request for each key at the same instant, {HEADROOM} short of its limit, "
         f"{len(over)} of {KEYS} keys had more than {LIMIT} admitted (worst "
         f"{max(over.values())})"
     )
     under = {key: count for key, count in counts.items() if count < LIMIT}
     assert len(under) == 0, (
         f"{len(under)} of {KEYS} keys had fewer than {LIMIT} of "
-        f"{THREADS * REQUESTS_PER_KEY_PER_THREAD} requests admitted (lowest "
+        f"{LIMIT - HEADROOM + THREADS} requests admitted (lowest "
         f"{min(under.values())})"
     )

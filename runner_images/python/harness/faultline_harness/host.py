@@ -34,6 +34,7 @@ _set_switch_interval = sys.setswitchinterval
 _set_profile = sys.setprofile
 _get_profile = sys.getprofile
 _sleep = time.sleep
+_Barrier = threading.Barrier
 """Taken before any candidate module is imported (see :meth:`Host.answer`)."""
 
 ERROR_TEXT_LIMIT = 500
@@ -122,7 +123,7 @@ class Host:
         """Plain data as itself, containers element by element, anything else as a handle."""
         if depth > 64:
             raise ValueError("a result nested deeper than 64 levels cannot be sent")
-        if value is None or type(value) in (bool, int, float, str):
+        if type(value) in _PLAIN:
             return value
         if isinstance(value, bool):
             return bool(value)
@@ -273,6 +274,8 @@ class Host:
             return None
         if op == "ping_loop":
             return self.on_loop(lambda: None)
+        if op == "barrier":
+            return _Barrier(max(1, min(WORKER_THREADS, int(message["parties"]))))
         raise WireError(f"unknown operation {op!r}")
 
     def _preempt(self, frame: Any, event: str, arg: Any) -> None:
@@ -298,16 +301,17 @@ class Host:
             before_args = self.decode(arguments)
         items = message["items"] if message.get("raw") else self.decode(message["items"])
         results = _Encoded()
+        append, encode = results.append, self.encode
         for item in items:
             try:
                 if before is not None:
                     before(*before_args)
                 result = function(wrap(*item)) if wrap is not None else function(*item)
-                if inspect.isawaitable(result):
+                if type(result) not in _PLAIN and inspect.isawaitable(result):
                     result = self.await_on_loop(result)
-                results.append(self.encode(result))
+                append(encode(result))
             except Exception as exc:
-                results.append({"$err": describe_error(exc)})
+                append({"$err": describe_error(exc)})
         return results
 
     def call_judge(self, key: int, args: tuple, kwargs: dict) -> _Pending:
@@ -411,14 +415,20 @@ class Notifier:
         self._host, self._key, self._extract = host, key, extract
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:
+        if self._extract and len(args) == 1:
+            self._host.note(self._key, [_plain_or_name(getattr(args[0], self._extract))])
+            return
         values = list(args)
         if self._extract and values:
             values[0] = getattr(values[0], self._extract)
         self._host.note(self._key, [_plain_or_name(v) for v in values])
 
 
+_PLAIN = frozenset({bool, int, float, str, type(None)})
+
+
 def _plain_or_name(value: Any) -> Any:
-    if value is None or type(value) in (bool, int, float, str):
+    if type(value) in _PLAIN:
         return value
     return {"$m": {"type": type(value).__name__}}
 

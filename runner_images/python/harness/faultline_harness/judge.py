@@ -340,6 +340,13 @@ class HostClient:
             {"op": "switch_interval", "seconds": switch_interval, "preempt_every": preempt_every}
         )
 
+    def barrier(self, parties: int) -> Remote:
+        """A ``threading.Barrier(parties)`` in the host, made from the host's own reference
+        (taken before candidate import). Concurrent batches that each start with
+        ``Call(barrier.wait, timeout)`` run their calls together in the host, instead of
+        whenever each judge thread's request happened to arrive."""
+        return self.request({"op": "barrier", "parties": parties})
+
     def ping_loop(self, timeout: float = DEFAULT_CALL_TIMEOUT) -> float:
         """Seconds a no-op takes to be run by the candidate's event loop and answered."""
         began = time.perf_counter()
