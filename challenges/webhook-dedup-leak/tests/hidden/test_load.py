@@ -2,7 +2,8 @@
 
 Deduplication must still hold with hundreds of thousands of ids inside the window, and a delivery
 must stay cheap there: at peak a new delivery arrives every 4 ms. Time is the judge's, taken
-across each second of traffic sent to the host; the starter is timed the same way in this run.
+across each second of traffic sent to the host; the starter is timed the same way in this run,
+once, on the peak stream, and both checks compare with that.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dedup_driver import Deduplicator, run_tag
 
 STEP = 0.004  # 250 deliveries a second, the month-end peak
 CHUNK = 250  # deliveries timed together: one second of peak traffic
+LOAD_CHUNK = 2000  # deliveries per round trip where only the verdicts are checked
 COST_LIMIT_RATIO = 10.0  # candidate time per second of traffic / the starter's, wire included
 TOTAL_LIMIT_RATIO = 40.0  # runaway guard: whole run / the starter's whole run
 
@@ -52,27 +54,33 @@ class _Run:
     handled: int = 0
     gave_up_at: int | None = None
     gave_up_because: str = ""
+    decisive: list[float] = field(default_factory=list)  # the seconds that made it give up
 
     @property
     def seconds(self) -> float:
         return sum(self.chunk_seconds)
 
 
-def _run(host, ids: list[str], fresh: list[bool], retention: float, baseline=None) -> _Run:
-    """Send the stream a second of traffic at a time, timing each second.
+def _run(
+    host,
+    ids: list[str],
+    fresh: list[bool],
+    retention: float,
+    *,
+    chunk: int = CHUNK,
+    chunk_limit: float | None = None,
+    total_limit: float | None = None,
+) -> _Run:
+    """Send the stream ``chunk`` deliveries at a time, timing each chunk.
 
-    With a ``baseline`` (the starter on the same stream) it gives up on a runaway: two seconds
-    of traffic in a row over ``COST_LIMIT_RATIO`` times the starter's typical second, or a total
-    over ``TOTAL_LIMIT_RATIO`` times the starter's whole run.
+    With limits it gives up on a runaway: two chunks in a row over ``chunk_limit`` seconds, or
+    the whole run over ``total_limit``. ``run.decisive`` keeps the seconds the verdict rests on.
     """
     run = _Run()
     dedup = Deduplicator(host, retention=retention)
-    if baseline is not None:
-        chunk_limit = COST_LIMIT_RATIO * statistics.median(baseline.chunk_seconds)
-        total_limit = TOTAL_LIMIT_RATIO * baseline.seconds
     slow_chunks = 0
-    for start in range(0, len(ids), CHUNK):
-        stop = min(start + CHUNK, len(ids))
+    for start in range(0, len(ids), chunk):
+        stop = min(start + chunk, len(ids))
         began = time.perf_counter()
         verdicts = dedup.stream(ids[start:stop], STEP)
         elapsed = time.perf_counter() - began
@@ -80,26 +88,59 @@ def _run(host, ids: list[str], fresh: list[bool], retention: float, baseline=Non
         for index, verdict in zip(range(start, stop), verdicts, strict=True):
             if verdict is not fresh[index]:
                 run.wrong.append((ids[index], fresh[index]))
-        if baseline is None:
-            continue
-        slow_chunks = slow_chunks + 1 if elapsed > chunk_limit else 0
+        slow_chunks = slow_chunks + 1 if chunk_limit and elapsed > chunk_limit else 0
         if slow_chunks >= 2:
             run.gave_up_at = stop
+            run.decisive = run.chunk_seconds[-2:]
             run.gave_up_because = (
-                f"a second of traffic took {elapsed:.3f} s to serve, over {COST_LIMIT_RATIO:g}x "
-                f"the starter's {chunk_limit / COST_LIMIT_RATIO:.4f} s: the cost of a delivery "
-                "grows with the number of ids inside the window"
+                f"{stop - start:,} deliveries ({(stop - start) * STEP:g} s of traffic) took "
+                f"{elapsed:.3f} s to serve, over {COST_LIMIT_RATIO:g}x the starter's "
+                f"{chunk_limit / COST_LIMIT_RATIO:.4f} s: the cost of a delivery grows with the "
+                "number of ids inside the window"
             )
             break
-        if run.seconds > total_limit:
+        if total_limit and run.seconds > total_limit:
             run.gave_up_at = stop
+            run.decisive = list(run.chunk_seconds)
             run.gave_up_because = (
                 f"{run.seconds:.1f} s for {stop:,} deliveries, over {TOTAL_LIMIT_RATIO:g}x the "
-                f"starter's {baseline.seconds:.2f} s for the whole stream"
+                f"{total_limit / TOTAL_LIMIT_RATIO:.2f} s the starter takes for the whole stream"
             )
             break
     run.handled = len(dedup.handled)
     return run
+
+
+# --- the starter's cost of a delivery, measured once per run ---------------------------------
+
+PEAK_RETENTION = 200.0  # 50,000 ids inside the window at 250 deliveries a second
+PEAK_UNIQUE = 100_000  # the second half runs with the window full and ids expiring
+PEAK_RETRY_EVERY = 100
+PEAK_RETRY_DISTANCE = 10_000  # retries 40 s after the original
+
+_starter_seconds_per_delivery: list[float] = []
+
+
+def _peak_stream(variant) -> tuple[list[str], list[bool]]:
+    return _stream(0, PEAK_UNIQUE, PEAK_RETRY_EVERY, PEAK_RETRY_DISTANCE, run_tag(variant))
+
+
+def _starter_cost(starter, variant) -> float:
+    """The starter's typical time per delivery on the peak stream with its window full.
+
+    Measured by whichever load check runs first in this judge run and kept for the other: the
+    starter's cost does not depend on the ids, and one baseline of 100,000 deliveries is enough
+    for both. (Its dictionary never forgets, so its cost is flat: a fix may cost up to
+    ``COST_LIMIT_RATIO`` times as much.)
+    """
+    if not _starter_seconds_per_delivery:
+        ids, fresh = _peak_stream(variant)
+        baseline = _run(starter, ids, fresh, PEAK_RETENTION)
+        steady = len(ids) // 2 // CHUNK  # chunks from here on run with a full window
+        _starter_seconds_per_delivery.append(
+            statistics.median(baseline.chunk_seconds[steady:]) / CHUNK
+        )
+    return _starter_seconds_per_delivery[0]
 
 
 def _gave_up_message(run: _Run, total: int) -> str:
@@ -121,8 +162,16 @@ def test_duplicates_dropped_under_load(evidence, candidate, starter, variant):
     )
     assert len(ids) * STEP < LOAD_RETENTION
     retries = fresh.count(False)
-    baseline = _run(starter, ids, fresh, LOAD_RETENTION)
-    run = _run(candidate, ids, fresh, LOAD_RETENTION, baseline)
+    per_delivery = _starter_cost(starter, variant)
+    run = _run(
+        candidate,
+        ids,
+        fresh,
+        LOAD_RETENTION,
+        chunk=LOAD_CHUNK,
+        chunk_limit=COST_LIMIT_RATIO * per_delivery * LOAD_CHUNK,
+        total_limit=TOTAL_LIMIT_RATIO * per_delivery * len(ids),
+    )
     processed_again = [event_id for event_id, expected in run.wrong if not expected]
     dropped = [event_id for event_id, expected in run.wrong if expected]
     evidence.metric(
@@ -130,7 +179,6 @@ def test_duplicates_dropped_under_load(evidence, candidate, starter, variant):
         len(processed_again),
         unit="events",
         limit=0,
-        starter=sum(1 for _, expected in baseline.wrong if not expected),
         label=f"retries handled again, of {retries:,} arriving inside the window",
     )
     assert run.gave_up_at is None, _gave_up_message(run, len(ids))
@@ -149,21 +197,22 @@ def test_duplicates_dropped_under_load(evidence, candidate, starter, variant):
 
 # --- cost of a delivery at peak -------------------------------------------------------------
 
-PEAK_RETENTION = 200.0  # 50,000 ids inside the window at 250 deliveries a second
-PEAK_UNIQUE = 100_000  # the second half runs with the window full and ids expiring
-PEAK_RETRY_EVERY = 100
-PEAK_RETRY_DISTANCE = 10_000  # retries 40 s after the original
-
 
 def test_delivery_cost_at_peak(evidence, candidate, starter, variant):
-    ids, fresh = _stream(0, PEAK_UNIQUE, PEAK_RETRY_EVERY, PEAK_RETRY_DISTANCE, run_tag(variant))
+    ids, fresh = _peak_stream(variant)
     steady = len(ids) // 2 // CHUNK  # chunks from here on run with a full window
-    baseline = _run(starter, ids, fresh, PEAK_RETENTION)
-    starter_chunk = statistics.median(baseline.chunk_seconds[steady:])
+    starter_chunk = _starter_cost(starter, variant) * CHUNK
     limit_chunk = COST_LIMIT_RATIO * starter_chunk
-    run = _run(candidate, ids, fresh, PEAK_RETENTION, baseline)
+    run = _run(
+        candidate,
+        ids,
+        fresh,
+        PEAK_RETENTION,
+        chunk_limit=limit_chunk,
+        total_limit=TOTAL_LIMIT_RATIO * starter_chunk * len(ids) / CHUNK,
+    )
     # amortised: a periodic clean-up counts, spread over the deliveries between two runs of it
-    measured = run.chunk_seconds[steady:] if run.gave_up_at is None else run.chunk_seconds[-2:]
+    measured = run.chunk_seconds[steady:] if run.gave_up_at is None else run.decisive
     chunk = statistics.fmean(measured)
     evidence.metric(
         "time_per_delivery",
