@@ -10,7 +10,7 @@ help:
 	@echo "make run        set up and start Faultline on http://127.0.0.1:5000"
 	@echo "make test       set up (virtualenv, Docker engine, runner image) and run the tests"
 	@echo "make verify     prove every challenge in the sandbox (flask challenges verify)"
-	@echo "make benchmark  measure grading overhead against a bare docker run"
+	@echo "make benchmark  measure grading overhead and each reference's grade time"
 	@echo "make lint       ruff check and format check"
 
 $(VENV)/.installed: pyproject.toml
@@ -44,7 +44,8 @@ verify: install image
 	$(VENV)/bin/flask challenges verify
 
 benchmark: install image
-	$(PY) benchmarks/grading_overhead.py
+	$(PY) benchmarks/grading_overhead.py; overhead=$$?; \
+	$(PY) benchmarks/reference_grades.py && exit $$overhead
 
 run: install image
 	@scripts/run.sh

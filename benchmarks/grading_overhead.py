@@ -27,6 +27,7 @@ from grader.grading import grade  # noqa: E402
 from grader.sandbox import DockerSandbox  # noqa: E402
 from grader.spec import load_challenge  # noqa: E402
 from grader.workspace import build_workspace  # noqa: E402
+from markdown_sections import replace_section  # noqa: E402
 
 TARGET_RATIO = 1.5
 
@@ -137,20 +138,8 @@ def main() -> int:
             "imports the code into the test process. The figures vary with load on the 2-core "
             "machine; run it on an idle machine.\n"
         )
-        _replace_section(args.write, section)
+        replace_section(args.write, "## Grading overhead", section)
     return 0 if ratio <= TARGET_RATIO else 1
-
-
-def _replace_section(path: Path, section: str) -> None:
-    """Put ``section`` in place of the file's "## Grading overhead" section, keeping the rest."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    heading = "## Grading overhead"
-    if heading not in text:
-        path.write_text(text.rstrip("\n") + "\n\n" + section)
-        return
-    before, rest = text.split(heading, 1)
-    after = rest[rest.find("\n## ") + 1 :] if "\n## " in rest else ""
-    path.write_text(before + section + ("\n" + after if after else ""))
 
 
 if __name__ == "__main__":
