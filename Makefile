@@ -38,6 +38,7 @@ format: install
 test: install image
 	@scripts/ensure-chromium.sh
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest
 
 verify: install image

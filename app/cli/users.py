@@ -54,8 +54,12 @@ def _user_or_fail(email: str) -> User:
 @users_group.command("deactivate")
 @click.argument("email")
 def deactivate_command(email: str) -> None:
-    """Stop an account from logging in; its open sessions end at their next request."""
-    user = set_active(_user_or_fail(email), False)
+    """Stop an account from logging in; its open sessions end at their next request.
+    The last active admin cannot be deactivated."""
+    try:
+        user = set_active(_user_or_fail(email), False)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"deactivated {user.email}")
 
 

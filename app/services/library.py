@@ -5,12 +5,40 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import distinct, func, select
 
 from app.challenge_folders import load_library
 from app.extensions import db
-from app.models import ChallengeVersion, User, VersionSource, VersionStatus, utcnow
+from app.models import (
+    AssessmentItem,
+    ChallengeVersion,
+    Draft,
+    RegradeBatch,
+    Submission,
+    User,
+    VersionSource,
+    VersionStatus,
+    utcnow,
+)
+from app.services.verification import ACTIVE_STATES
 from grader.spec import Challenge, challenge_to_payload
+
+IN_USE = "it has submissions/assessments: retire it instead"
+
+
+class LibraryRefused(ValueError):
+    """A change to a challenge version that the library's rules do not allow; says why."""
+
+
+@dataclass(frozen=True)
+class Usage:
+    assessments: int = 0
+    submissions: int = 0
+    other_references: int = 0  # editor drafts, regrade batches
+
+    @property
+    def in_use(self) -> bool:
+        return bool(self.assessments or self.submissions or self.other_references)
 
 
 @dataclass
@@ -67,13 +95,21 @@ def store_version(
     db.session.add(version)
     db.session.flush()
     if source == VersionSource.LIBRARY:
-        publish(version)
+        _make_current(version)  # the repository's own challenges: `make test` verifies them
     return True
 
 
 def publish(version: ChallengeVersion) -> None:
     """Offer ``version`` for new assessments; the previously published version of the same
-    challenge is retired (its assessments and submissions keep it)."""
+    challenge is retired (its assessments and submissions keep it). Only a version whose
+    verification passed can be published (:class:`LibraryRefused` says why not)."""
+    refusal = publish_refusal(version)
+    if refusal:
+        raise LibraryRefused(refusal)
+    _make_current(version)
+
+
+def _make_current(version: ChallengeVersion) -> None:
     for other in db.session.scalars(
         select(ChallengeVersion).where(
             ChallengeVersion.slug == version.slug,
@@ -88,8 +124,80 @@ def publish(version: ChallengeVersion) -> None:
 
 
 def retire(version: ChallengeVersion) -> None:
+    """Offer ``version`` for new assessments no more; what was made with it keeps it. This,
+    not deleting, is how a version in use leaves the library."""
+    if version.status == VersionStatus.RETIRED:
+        raise LibraryRefused("it is already retired")
     version.status = VersionStatus.RETIRED
     db.session.flush()
+
+
+def delete(version: ChallengeVersion) -> None:
+    """Delete a version nothing refers to (:class:`LibraryRefused` says why not)."""
+    refusal = delete_refusal(version, usage([version.id]).get(version.id, Usage()))
+    if refusal:
+        raise LibraryRefused(refusal)
+    db.session.delete(version)
+    db.session.flush()
+
+
+def publish_refusal(version: ChallengeVersion) -> str | None:
+    """Why ``version`` cannot be published now, or None."""
+    if version.status == VersionStatus.PUBLISHED:
+        return "it is already published"
+    state = version.verification_state
+    if state == "passed":
+        return None
+    if state is None:
+        return "it has not been verified; run verification first"
+    if state in ACTIVE_STATES:
+        return f"its verification is still {state}; publish once it has passed"
+    if state == "failed":
+        return "its verification failed; fix the challenge and upload a new version"
+    return "its verification could not run; re-run it"
+
+
+def delete_refusal(version: ChallengeVersion, version_usage: Usage) -> str | None:
+    """Why ``version`` cannot be deleted, or None."""
+    if version.status == VersionStatus.PUBLISHED:
+        return "it is published; retire it first"
+    if version_usage.in_use:
+        return IN_USE
+    if version.verification_state in ACTIVE_STATES:
+        return "its verification is queued or running; wait for it to finish"
+    return None
+
+
+def usage(version_ids: list[int] | None = None) -> dict[int, Usage]:
+    """Version id -> what refers to it (every version, or only ``version_ids``)."""
+
+    def counts(column, counted) -> dict[int, int]:
+        query = select(column, counted).group_by(column)
+        if version_ids is not None:
+            query = query.where(column.in_(version_ids))
+        return dict(db.session.execute(query).tuples().all())
+
+    assessments = counts(
+        AssessmentItem.challenge_version_id, func.count(distinct(AssessmentItem.assessment_id))
+    )
+    submissions = counts(Submission.challenge_version_id, func.count(Submission.id))
+    others: dict[int, int] = {}
+    for column, counted in (
+        (Draft.challenge_version_id, func.count(Draft.id)),
+        (RegradeBatch.from_version_id, func.count(RegradeBatch.id)),
+        (RegradeBatch.to_version_id, func.count(RegradeBatch.id)),
+    ):
+        for version_id, count in counts(column, counted).items():
+            others[version_id] = others.get(version_id, 0) + count
+    ids = set(assessments) | set(submissions) | set(others)
+    return {
+        version_id: Usage(
+            assessments.get(version_id, 0),
+            submissions.get(version_id, 0),
+            others.get(version_id, 0),
+        )
+        for version_id in ids
+    }
 
 
 def current_versions() -> list[ChallengeVersion]:

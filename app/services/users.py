@@ -14,6 +14,10 @@ class AccountError(ValueError):
     pass
 
 
+class LockoutRefused(AccountError):
+    """The change would leave Faultline without an active admin, or lock out the admin making it."""
+
+
 def create_user(email: str, name: str, role: str, password: str) -> User:
     email = email.strip().lower()
     if "@" not in email:
@@ -40,11 +44,50 @@ def find_user(email: str) -> User:
     return user
 
 
-def set_active(user: User, active: bool) -> User:
-    """Deactivated accounts cannot log in, and their open sessions end at the next request."""
+def set_active(user: User, active: bool, *, acting: User | None = None) -> User:
+    """Deactivated accounts cannot log in, and their open sessions end at the next request.
+
+    Refused (:class:`LockoutRefused`) for the last active admin, and for ``acting``'s own account
+    (the admin at the keyboard); the pages, the API and ``flask users`` all come through here.
+    """
+    if not active:
+        _refuse_lockout(user, active=False, role=user.role, acting=acting)
     user.active = active
     db.session.commit()
     return user
+
+
+def set_role(user: User, role: str, *, acting: User | None = None) -> User:
+    """Make ``user`` an interviewer or an admin; the last active admin cannot stop being one."""
+    if role not in {r.value for r in Role}:
+        raise AccountError(f"role must be one of: {', '.join(r.value for r in Role)}")
+    _refuse_lockout(user, active=user.active, role=role, acting=acting)
+    user.role = role
+    db.session.commit()
+    return user
+
+
+def active_admin_count() -> int:
+    return len(_active_admin_ids())
+
+
+def _refuse_lockout(user: User, *, active: bool, role: str, acting: User | None) -> None:
+    if not active and acting is not None and user.id == acting.id:
+        raise LockoutRefused("You cannot deactivate your own account; ask another admin.")
+    losing_an_admin = user.is_admin and user.active and (not active or role != Role.ADMIN)
+    if losing_an_admin and len(_active_admin_ids(lock=True)) <= 1:
+        raise LockoutRefused(
+            f"{user.email} is the last active admin: make another user admin first."
+        )
+
+
+def _active_admin_ids(*, lock: bool = False) -> list[int]:
+    """With ``lock`` the rows stay locked until commit (PostgreSQL), so two admins demoting
+    each other at the same moment cannot both succeed."""
+    query = select(User.id).where(User.role == Role.ADMIN, User.active.is_(True))
+    if lock:
+        query = query.with_for_update()
+    return list(db.session.scalars(query))
 
 
 def set_password(user: User, password: str) -> User:

@@ -19,7 +19,8 @@ from app.models import (
     Submission,
     VersionStatus,
 )
-from app.services.library import current_versions
+from app.services import library as library_service
+from app.services.library import LibraryRefused, current_versions
 from app.services.uploads import load_upload, store_upload
 from app.services.verification import (
     job_id_for_version,
@@ -380,6 +381,26 @@ def test_an_unused_draft_can_be_deleted(admin_client, staff):
     assert response.headers["Location"].endswith("/admin/library")
     db.session.expire_all()
     assert db.session.scalar(select(func.count(ChallengeVersion.id))) == before - 1
+
+
+def test_the_library_rules_hold_for_callers_other_than_the_pages(web_app, staff, invite):
+    """The service refuses by itself: a CLI command or a script cannot publish an unverified
+    version, delete one in use or one that is published, or retire one twice."""
+    version = draft(staff)
+    with pytest.raises(LibraryRefused, match="it has not been verified"):
+        library_service.publish(version)
+    assert reload(version).status == VersionStatus.DRAFT
+
+    published = trivial_sum()
+    with pytest.raises(LibraryRefused, match="it is published; retire it first"):
+        library_service.delete(published)
+    library_service.retire(published)
+    db.session.commit()
+    with pytest.raises(LibraryRefused, match="it is already retired"):
+        library_service.retire(published)
+    with pytest.raises(LibraryRefused, match="retire it instead"):
+        library_service.delete(published)  # the demo assessment uses it
+    assert reload(published) is not None
 
 
 # ---- preview --------------------------------------------------------------------------------

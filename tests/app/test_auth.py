@@ -136,6 +136,7 @@ def test_deactivating_a_user_ends_their_open_session(build_app):
     assert post_login(client, ADMIN_EMAIL, STAFF_PASSWORD).status_code == 302
     assert logged_in(client)
     with app.app_context():
+        create_user("bo@example.com", "Bo", "admin", STAFF_PASSWORD)  # not the last admin
         set_active(find_user(ADMIN_EMAIL), False)
     assert not logged_in(client)
 
@@ -483,14 +484,21 @@ def test_background_polling_does_not_keep_an_idle_session_alive(build_app):
     is away. Polled routes do not re-sign the cookie, so its age keeps counting."""
     import time
 
-    app = build_app(PERMANENT_SESSION_LIFETIME=timedelta(seconds=3))
+    # The cookie's timestamp has whole seconds: polls inside the first 2 s are surely inside a
+    # 4 s lifetime, and a poll 6.5 s after the page is surely outside it, however loaded the
+    # machine is.
+    app = build_app(PERMANENT_SESSION_LIFETIME=timedelta(seconds=4))
     client = app.test_client()
     assert post_login(client, ADMIN_EMAIL, STAFF_PASSWORD).status_code == 302
     page = client.get(DASHBOARD)
+    signed = time.monotonic()
     assert page.status_code == 200 and _sets_session_cookie(page, app)
-    for _ in range(4):
+    while time.monotonic() - signed < 2.0:
         poll = client.get("/review/status.json")
         assert poll.status_code == 200 and not _sets_session_cookie(poll, app)
-        time.sleep(1)
+        time.sleep(0.5)
+    while time.monotonic() - signed < 6.5:
+        assert not _sets_session_cookie(client.get("/review/status.json"), app)
+        time.sleep(0.5)
     assert client.get("/review/status.json").status_code == 401
     assert not logged_in(client)

@@ -7,10 +7,12 @@ from app.models import User
 from app.services.demo import ensure_demo_accounts
 from app.services.users import (
     AccountError,
+    LockoutRefused,
     create_user,
     find_user,
     set_active,
     set_password,
+    set_role,
 )
 
 
@@ -89,7 +91,7 @@ def test_find_user_ignores_case_and_names_unknown_emails(web_app):
 
 
 def test_set_active_and_set_password_are_saved(web_app):
-    user = create_user("ada@example.com", "Ada", "admin", "long enough password")
+    user = create_user("ada@example.com", "Ada", "interviewer", "long enough password")
     set_active(user, False)
     db.session.expire_all()
     assert db.session.get(User, user.id).active is False
@@ -111,7 +113,7 @@ def test_set_password_refuses_short_passwords_and_keeps_the_old_one(web_app):
 
 
 def test_users_cli_deactivates_and_activates(web_app):
-    user = create_user("ada@example.com", "Ada", "admin", "long enough password")
+    user = create_user("ada@example.com", "Ada", "interviewer", "long enough password")
     runner = web_app.test_cli_runner()
 
     result = runner.invoke(args=["users", "deactivate", "ADA@example.com"])
@@ -160,3 +162,40 @@ def test_users_cli_set_password_refuses_short_or_mismatched_passwords(web_app):
     assert mismatched.exit_code != 0 and "do not match" in mismatched.output.lower()
     db.session.expire_all()
     assert db.session.get(User, user.id).check_password("long enough password")
+
+
+def test_the_last_active_admin_can_be_neither_deactivated_nor_demoted(web_app):
+    admin = create_user("ada@example.com", "Ada", "admin", "long enough password")
+    with pytest.raises(LockoutRefused, match=r"ada@example\.com is the last active admin"):
+        set_active(admin, False)
+    with pytest.raises(LockoutRefused, match="last active admin"):
+        set_role(admin, "interviewer")
+    db.session.expire_all()
+    stored = db.session.get(User, admin.id)
+    assert (stored.active, stored.role) == (True, "admin")
+
+    second = create_user("bo@example.com", "Bo", "admin", "long enough password")
+    set_role(admin, "interviewer")
+    with pytest.raises(LockoutRefused, match=r"bo@example\.com is the last active admin"):
+        set_active(second, False)
+
+
+def test_an_admin_cannot_deactivate_their_own_account(web_app):
+    admin = create_user("ada@example.com", "Ada", "admin", "long enough password")
+    create_user("bo@example.com", "Bo", "admin", "long enough password")
+    with pytest.raises(LockoutRefused, match="your own account"):
+        set_active(admin, False, acting=admin)
+    set_active(admin, False)  # another admin (or the CLI) may
+    db.session.expire_all()
+    assert db.session.get(User, admin.id).active is False
+
+
+def test_users_cli_refuses_to_deactivate_the_last_active_admin(web_app):
+    admin = create_user("ada@example.com", "Ada", "admin", "long enough password")
+    result = web_app.test_cli_runner().invoke(args=["users", "deactivate", "ada@example.com"])
+    assert result.exit_code == 1
+    assert "ada@example.com is the last active admin: make another user admin first" in (
+        result.output
+    )
+    db.session.expire_all()
+    assert db.session.get(User, admin.id).active is True

@@ -3,12 +3,11 @@
 Uploaded challenges are stored as drafts and verified in the sandbox by a worker; only a version
 whose verification passed can be published. Assessments and submissions keep the exact version
 they were made with, whatever happens to it later, so a version in use can be retired but never
-deleted.
+deleted. Those rules live in app/services/library.py; these views show its refusals.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import groupby
 
 from flask import (
@@ -21,7 +20,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import distinct, func, select
+from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.auth import polled
@@ -29,32 +28,20 @@ from app.blueprints.admin import bp
 from app.extensions import db
 from app.markdown import render_markdown
 from app.models import (
-    AssessmentItem,
     ChallengeVersion,
-    Draft,
-    RegradeBatch,
-    Submission,
     User,
-    VersionStatus,
 )
 from app.services import library as library_service
 from app.services import uploads, verification
+from app.services.library import (
+    LibraryRefused,
+    Usage,
+    delete_refusal,
+    publish_refusal,
+)
 from app.services.review import format_when
 from app.services.verification import ACTIVE_STATES, VerificationBusy, VerificationUnavailable
 from app.views import http_error
-
-IN_USE = "it has submissions/assessments: retire it instead"
-
-
-@dataclass(frozen=True)
-class Usage:
-    assessments: int = 0
-    submissions: int = 0
-    other_references: int = 0  # editor drafts, regrade batches
-
-    @property
-    def in_use(self) -> bool:
-        return bool(self.assessments or self.submissions or self.other_references)
 
 
 @bp.app_template_filter("library_time")
@@ -73,7 +60,7 @@ def library():
             ChallengeVersion.slug, ChallengeVersion.version.desc(), ChallengeVersion.id.desc()
         )
     ).all()
-    usage = _usage()
+    usage = library_service.usage()
     challenges = [
         {"slug": slug, "versions": list(group)}
         for slug, group in groupby(versions, key=lambda v: v.slug)
@@ -221,10 +208,10 @@ def reverify(version_id: int):
 @bp.post("/library/versions/<int:version_id>/publish")
 def publish(version_id: int):
     version = db.get_or_404(ChallengeVersion, version_id)
-    refusal = publish_refusal(version)
-    if refusal:
-        return _version_page(version, f"Not published: {refusal}.", 409)
-    library_service.publish(version)
+    try:
+        library_service.publish(version)
+    except LibraryRefused as exc:
+        return _version_page(version, f"Not published: {exc}.", 409)
     db.session.commit()
     flash(
         f"Published {version.slug} v{version.version}: new assessments use it. Any previously "
@@ -237,9 +224,10 @@ def publish(version_id: int):
 @bp.post("/library/versions/<int:version_id>/retire")
 def retire(version_id: int):
     version = db.get_or_404(ChallengeVersion, version_id)
-    if version.status == VersionStatus.RETIRED:
-        return _version_page(version, "Not retired: it is already retired.", 409)
-    library_service.retire(version)
+    try:
+        library_service.retire(version)
+    except LibraryRefused as exc:
+        return _version_page(version, f"Not retired: {exc}.", 409)
     db.session.commit()
     flash(
         f"Retired {version.slug} v{version.version}: it is offered for new assessments no more; "
@@ -252,11 +240,11 @@ def retire(version_id: int):
 @bp.post("/library/versions/<int:version_id>/delete")
 def delete(version_id: int):
     version = db.get_or_404(ChallengeVersion, version_id)
-    refusal = delete_refusal(version, _usage([version.id]).get(version.id, Usage()))
-    if refusal:
-        return _version_page(version, f"Not deleted: {refusal}.", 409)
     label = f"{version.slug} v{version.version}"
-    db.session.delete(version)
+    try:
+        library_service.delete(version)
+    except LibraryRefused as exc:
+        return _version_page(version, f"Not deleted: {exc}.", 409)
     db.session.commit()
     flash(f"Deleted {label}.", "info")
     return redirect(url_for("admin.library"))
@@ -285,35 +273,8 @@ def preview(version_id: int):
     )
 
 
-def publish_refusal(version: ChallengeVersion) -> str | None:
-    """Why ``version`` cannot be published now, or None."""
-    if version.status == VersionStatus.PUBLISHED:
-        return "it is already published"
-    state = version.verification_state
-    if state == "passed":
-        return None
-    if state is None:
-        return "it has not been verified; run verification first"
-    if state in ACTIVE_STATES:
-        return f"its verification is still {state}; publish once it has passed"
-    if state == "failed":
-        return "its verification failed; fix the challenge and upload a new version"
-    return "its verification could not run; re-run it"
-
-
-def delete_refusal(version: ChallengeVersion, usage: Usage) -> str | None:
-    """Why ``version`` cannot be deleted, or None."""
-    if version.status == VersionStatus.PUBLISHED:
-        return "it is published; retire it first"
-    if usage.in_use:
-        return IN_USE
-    if version.verification_state in ACTIVE_STATES:
-        return "its verification is queued or running; wait for it to finish"
-    return None
-
-
 def _version_page(version: ChallengeVersion, error: str | None = None, status: int = 200):
-    usage = _usage([version.id]).get(version.id, Usage())
+    usage = library_service.usage([version.id]).get(version.id, Usage())
     siblings = db.session.scalars(
         select(ChallengeVersion)
         .where(ChallengeVersion.slug == version.slug)
@@ -335,38 +296,6 @@ def _version_page(version: ChallengeVersion, error: str | None = None, status: i
         delete_refusal=delete_refusal(version, usage),
         max_runs=verification.MAX_RUNS,
     ), status
-
-
-def _usage(version_ids: list[int] | None = None) -> dict[int, Usage]:
-    """Version id -> what refers to it (every version, or only ``version_ids``)."""
-
-    def counts(column, counted) -> dict[int, int]:
-        query = select(column, counted).group_by(column)
-        if version_ids is not None:
-            query = query.where(column.in_(version_ids))
-        return dict(db.session.execute(query).tuples().all())
-
-    assessments = counts(
-        AssessmentItem.challenge_version_id, func.count(distinct(AssessmentItem.assessment_id))
-    )
-    submissions = counts(Submission.challenge_version_id, func.count(Submission.id))
-    others: dict[int, int] = {}
-    for column, counted in (
-        (Draft.challenge_version_id, func.count(Draft.id)),
-        (RegradeBatch.from_version_id, func.count(RegradeBatch.id)),
-        (RegradeBatch.to_version_id, func.count(RegradeBatch.id)),
-    ):
-        for version_id, count in counts(column, counted).items():
-            others[version_id] = others.get(version_id, 0) + count
-    ids = set(assessments) | set(submissions) | set(others)
-    return {
-        version_id: Usage(
-            assessments.get(version_id, 0),
-            submissions.get(version_id, 0),
-            others.get(version_id, 0),
-        )
-        for version_id in ids
-    }
 
 
 def _creators(versions: list[ChallengeVersion]) -> dict[int, User]:

@@ -1,8 +1,9 @@
 """Admin: user accounts (create, activate/deactivate, reset password, change role).
 
 Faultline must always keep one active admin: an admin cannot deactivate themselves, and the
-last active admin can be neither deactivated nor made an interviewer. New and reset passwords
-that Faultline generates are shown once, on the page answering the POST, and never stored."""
+last active admin can be neither deactivated nor made an interviewer (app/services/users.py
+refuses it, for these pages and for `flask users` alike). New and reset passwords that Faultline
+generates are shown once, on the page answering the POST, and never stored."""
 
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ from app.models import Role, User
 from app.services.users import (
     MIN_PASSWORD_LENGTH,
     AccountError,
+    active_admin_count,
     create_user,
     set_active,
     set_password,
+    set_role,
 )
 
 ROLE_CHOICES = [SelectChoice(Role.INTERVIEWER.value), SelectChoice(Role.ADMIN.value)]
@@ -60,17 +63,13 @@ class RoleForm(FlaskForm):
     role = SelectField("Role", choices=ROLE_CHOICES)
 
 
-class LockoutRefused(ValueError):
-    """The change would lock every admin out of Faultline."""
-
-
 @bp.get("/users")
 def users():
     accounts = db.session.scalars(select(User).order_by(User.created_at, User.id)).all()
     return render_template(
         "admin/users.html",
         users=accounts,
-        active_admins=len(_active_admin_ids()),
+        active_admins=active_admin_count(),
         role_choices=ROLE_CHOICES,
     )
 
@@ -107,12 +106,10 @@ def user_set_active(user_id: int):
         return redirect(url_for("admin.users"), 303)
     active = form.active.data == "1"
     try:
-        if not active:
-            _refuse_lockout(user, active=False, role=user.role)
-    except LockoutRefused as exc:
+        set_active(user, active, acting=current_user)
+    except AccountError as exc:
         flash(str(exc), "error")
         return redirect(url_for("admin.users"), 303)
-    set_active(user, active)
     state = "active again" if active else "deactivated: they cannot log in any more"
     flash(f"{user.email} is {state}.", "info")
     return redirect(url_for("admin.users"), 303)
@@ -126,12 +123,10 @@ def user_set_role(user_id: int):
         flash("Choose a role: interviewer or admin.", "error")
         return redirect(url_for("admin.users"), 303)
     try:
-        _refuse_lockout(user, active=user.active, role=form.role.data)
-    except LockoutRefused as exc:
+        set_role(user, form.role.data, acting=current_user)
+    except AccountError as exc:
         flash(str(exc), "error")
         return redirect(url_for("admin.users"), 303)
-    user.role = form.role.data
-    db.session.commit()
     flash(f"{user.email} is now {user.role}.", "info")
     if user.id == current_user.id and not user.is_admin:
         return redirect(url_for("review.dashboard"), 303)
@@ -160,24 +155,3 @@ def user_reset_password(user_id: int):
 def generate_password() -> str:
     """16 URL-safe characters (96 random bits)."""
     return secrets.token_urlsafe(12)
-
-
-def _refuse_lockout(user: User, *, active: bool, role: str) -> None:
-    """Raise LockoutRefused if giving ``user`` this state leaves no active admin, or if the
-    admin at the keyboard would deactivate themselves."""
-    if not active and user.id == current_user.id:
-        raise LockoutRefused("You cannot deactivate your own account; ask another admin.")
-    losing_an_admin = user.is_admin and user.active and (not active or role != Role.ADMIN)
-    if losing_an_admin and len(_active_admin_ids(lock=True)) <= 1:
-        raise LockoutRefused(
-            f"{user.email} is the last active admin: make another user admin first."
-        )
-
-
-def _active_admin_ids(*, lock: bool = False) -> list[int]:
-    """With ``lock`` the rows stay locked until commit (PostgreSQL), so two admins demoting
-    each other at the same moment cannot both succeed."""
-    query = select(User.id).where(User.role == Role.ADMIN, User.active.is_(True))
-    if lock:
-        query = query.with_for_update()
-    return list(db.session.scalars(query))
