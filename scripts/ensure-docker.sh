@@ -2,6 +2,8 @@
 # Make sure a Docker engine answers: install Debian's docker.io (and debootstrap, which the
 # offline runner-image build uses) where missing, and start dockerd without any network bridge.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 log=/var/log/faultline-dockerd.log
 
@@ -9,16 +11,9 @@ if docker info >/dev/null 2>&1; then
     exit 0
 fi
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
-        echo "ensure-docker: '$*' needs root; run it as root or install sudo" >&2; exit 1
-    fi
-}
-
 if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
     echo "ensure-docker: installing docker.io and debootstrap from Debian's packages"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap >/dev/null
+    apt_install docker.io debootstrap
 fi
 
 if ! pgrep -x dockerd >/dev/null; then

@@ -1,6 +1,6 @@
 """The authorisation matrix: every route of the app, for every kind of visitor.
 
-DESIGN.md's table: a candidate sees their own invite (the token is the key) and nothing of
+Who sees what: a candidate sees their own invite (the token is the key) and nothing of
 anyone else's; an interviewer sees everything about the assessments they own and nothing of
 others' (404, so not even their existence); an admin sees everything. The routes are read from
 ``app.url_map``, so a route added later is checked too: the test fails until it knows how to
@@ -152,7 +152,7 @@ def _targets(rule: Rule, audience: str) -> tuple[str, ...]:
 
 
 def _expected(audience: str, visitor: str, target: str) -> str:
-    """The one verdict DESIGN.md's table allows. For a POST, 'allowed' means the request
+    """The one verdict the rules above allow. For a POST, 'allowed' means the request
     reached the view (which may still refuse the input with 400/409/422: not authorisation)."""
     staff = visitor in ("interviewer", "other_interviewer", "admin")
     if audience == "public":
