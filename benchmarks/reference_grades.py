@@ -21,10 +21,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from markdown_sections import replace_section  # noqa: E402
+
 from grader.grading import grade  # noqa: E402
 from grader.sandbox import DockerSandbox  # noqa: E402
 from grader.spec import load_challenge  # noqa: E402
-from markdown_sections import replace_section  # noqa: E402
 
 BUDGET_RATIO = 1.5
 HEADING = "## Reference grade time per challenge"
