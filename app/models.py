@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
+from grader.spec import Limits
 
 
 def utcnow() -> datetime:
@@ -78,6 +79,33 @@ class ChallengeVersion(db.Model):
     def reference_metrics(self) -> dict[str, Any]:
         """Check id -> the reference solution's median measurement, from verification."""
         return (self.verification or {}).get("reference_metrics") or {}
+
+    # The stored challenge.yaml, validated when the version was stored (grader/spec.py).
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return self.payload["spec"]
+
+    @property
+    def checks(self) -> list[dict[str, Any]]:
+        return self.spec["checks"]
+
+    @property
+    def max_score(self) -> int:
+        return sum(int(check["weight"]) for check in self.checks)
+
+    @property
+    def editable_paths(self) -> list[str]:
+        return [entry["path"] for entry in self.spec["files"] if entry.get("editable")]
+
+    @property
+    def limits(self) -> Limits:
+        """The sandbox limits, with the grader's defaults for any the YAML left out. Not
+        validated again: the spec was when the version was stored, and a field a later schema
+        dropped is ignored rather than failing an old version."""
+        stored = self.spec.get("limits") or {}
+        known = {name: value for name, value in stored.items() if name in Limits.model_fields}
+        return Limits.model_construct(**known)
 
 
 class Assessment(db.Model):

@@ -51,8 +51,7 @@ def enqueue_submission(submission: Submission) -> bool:
     The job id is derived from the submission id and the job is unique, so a double click or a
     reconciler racing a worker cannot grade the same submission twice at once.
     """
-    limits = submission.challenge.payload["spec"].get("limits", {})
-    timeout = int(limits.get("wall_seconds", 60)) + JOB_TIMEOUT_MARGIN_SECONDS
+    timeout = submission.challenge.limits.wall_seconds + JOB_TIMEOUT_MARGIN_SECONDS
     try:
         queue_for(submission).enqueue_call(
             "app.tasks.grade_submission",

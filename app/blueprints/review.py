@@ -200,9 +200,7 @@ def _assessment_page(assessment: Assessment, invite_form: InviteForm, status: in
         new_invite=next((s.invite for s in summaries if s.invite.id == new_invite), None),
         invite_form=invite_form,
         sender_configured=bool(current_app.config.get("INVITE_SENDER")),
-        max_scores={
-            item.challenge.id: review.max_score_of(item.challenge) for item in assessment.items
-        },
+        max_scores={item.challenge.id: item.challenge.max_score for item in assessment.items},
     )
     return html, status
 
@@ -373,7 +371,7 @@ def compare(assessment_id: int, slug: str):
         "review/compare.html",
         assessment=assessment,
         version=version,
-        checks=version.payload["spec"]["checks"],
+        checks=version.checks,
         rows=rows,
     )
 

@@ -163,10 +163,6 @@ def version_label(version: ChallengeVersion) -> str:
     return f"{version.slug} v{version.version}"
 
 
-def max_score_of(version: ChallengeVersion) -> int:
-    return sum(check["weight"] for check in version.payload["spec"]["checks"])
-
-
 def finished_submit_counts() -> dict[int, int]:
     """Challenge version id -> how many finished candidate submits it has."""
     rows = db.session.execute(
@@ -314,8 +310,8 @@ def summarise(batch: RegradeBatch, *, with_checks: bool = True) -> BatchSummary:
         skipped=len(rows) - len(graded),
         mean_before=round(fmean(before), 2) if before else None,
         mean_after=round(fmean(after), 2) if after else None,
-        max_before=max_score_of(batch.from_version),
-        max_after=max_score_of(batch.to_version),
+        max_before=batch.from_version.max_score,
+        max_after=batch.to_version.max_score,
     )
 
 

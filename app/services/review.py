@@ -182,10 +182,6 @@ def revoke_invite(invite: Invite) -> None:
 # ---- results per invite and challenge ---------------------------------------------------------
 
 
-def max_score_of(version: ChallengeVersion) -> int:
-    return sum(int(check["weight"]) for check in version.payload["spec"]["checks"])
-
-
 @dataclass
 class ChallengeResult:
     """One candidate's work on one challenge: every run and submit, oldest first."""
@@ -216,7 +212,7 @@ class ChallengeResult:
         best = self.best
         if best is not None and best.max_score is not None:
             return best.max_score
-        return max_score_of(self.version)
+        return self.version.max_score
 
     @property
     def first_activity(self) -> datetime | None:
@@ -363,10 +359,6 @@ def interviewer_report(submission: Submission) -> dict[str, Any] | None:
     return with_reference(submission.report, submission.challenge.reference_metrics)
 
 
-def editable_paths(version: ChallengeVersion) -> list[str]:
-    return [entry["path"] for entry in version.payload["spec"]["files"] if entry.get("editable")]
-
-
 @dataclass
 class FileDiff:
     path: str
@@ -382,7 +374,7 @@ class FileDiff:
 def file_diffs(version: ChallengeVersion, files: dict[str, str]) -> list[FileDiff]:
     """A unified diff of each editable file against the starter (empty when unchanged)."""
     diffs = []
-    for path in editable_paths(version):
+    for path in version.editable_paths:
         starter = version.payload["starter"].get(path, "")
         mine = files.get(path, starter)
         raw = difflib.unified_diff(
@@ -483,7 +475,7 @@ def key_metrics(version: ChallengeVersion, submission: Submission | None) -> lis
     report = submission.report if submission is not None and submission.report else None
     by_id = {check["id"]: check for check in (report or {}).get("checks", [])}
     metrics: list[KeyMetric | None] = []
-    for spec_check in version.payload["spec"]["checks"]:
+    for spec_check in version.checks:
         check = by_id.get(spec_check["id"])
         if check is None:
             metrics.append(None)
@@ -525,7 +517,7 @@ def export_rows(assessment: Assessment, now: datetime | None = None) -> list[dic
         taken = summary.time_taken
         for result in summary.results:
             best = result.best
-            checks = {c["id"]: None for c in result.version.payload["spec"]["checks"]}
+            checks = {c["id"]: None for c in result.version.checks}
             if best is not None and best.report:
                 checks.update({c["id"]: bool(c["passed"]) for c in best.report["checks"]})
             rows.append(
@@ -558,7 +550,7 @@ def export_csv(assessment: Assessment, now: datetime | None = None) -> str:
     check_columns = [
         (item.challenge.slug, check["id"])
         for item in assessment.items
-        for check in item.challenge.payload["spec"]["checks"]
+        for check in item.challenge.checks
     ]
     out = io.StringIO()
     writer = csv.writer(out)

@@ -77,9 +77,8 @@ def job_id_for_version(version_id: int) -> str:
 def job_timeout(version: ChallengeVersion, runs: int) -> int:
     """Enough for every subject's every run to use its whole wall-clock limit (the subjects:
     the starter, the reference and each fix)."""
-    spec = version.payload["spec"]
     subjects = 2 + len(version.payload.get("fixes", []))
-    wall = int(spec.get("limits", {}).get("wall_seconds", 60))
+    wall = version.limits.wall_seconds
     return subjects * runs * (wall + GRADE_OVERHEAD_SECONDS) + JOB_TIMEOUT_MARGIN_SECONDS
 
 

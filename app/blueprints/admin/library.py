@@ -285,7 +285,7 @@ def _version_page(version: ChallengeVersion, error: str | None = None, status: i
         "admin/version.html",
         error=error,
         version=version,
-        spec=version.payload["spec"],
+        spec=version.spec,
         usage=usage,
         siblings=siblings,
         creator=db.session.get(User, version.created_by_id) if version.created_by_id else None,
