@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from flask_login import UserMixin
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
@@ -205,6 +205,16 @@ class SubmissionStatus(StrEnum):
 UNFINISHED = (SubmissionStatus.QUEUED, SubmissionStatus.RUNNING)
 
 
+class SubmissionMode(StrEnum):
+    RUN = "run"  # the visible tests, scored nothing
+    SUBMIT = "submit"  # the hidden checks: the score
+
+    @property
+    def tests(self) -> Literal["visible", "hidden"]:
+        """The grader's name for the tests this mode runs."""
+        return "visible" if self is SubmissionMode.RUN else "hidden"
+
+
 class Submission(db.Model):
     """A candidate's run or submission, or an admin's regrade of one (``regrade_of_id`` set).
     Regrades are never shown to the candidate."""
@@ -214,7 +224,7 @@ class Submission(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id"), index=True)
     challenge_version_id: Mapped[int] = mapped_column(ForeignKey("challenge_versions.id"))
-    mode: Mapped[str] = mapped_column(String(8))  # "run" (visible tests) or "submit" (hidden)
+    mode: Mapped[str] = mapped_column(String(8))  # a SubmissionMode
     status: Mapped[str] = mapped_column(String(16), default=SubmissionStatus.QUEUED, index=True)
     files: Mapped[dict[str, str]] = mapped_column(JSON)
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -236,6 +246,19 @@ class Submission(db.Model):
     @property
     def is_finished(self) -> bool:
         return self.status not in UNFINISHED
+
+    @property
+    def tests(self) -> Literal["visible", "hidden"]:
+        return SubmissionMode(self.mode).tests
+
+    def finish(self, report: dict[str, Any]) -> None:
+        """Store the final report: the one way a submission ends (graded, rejected, failed by
+        the platform); the caller commits."""
+        self.report = report
+        self.status = report["status"]
+        self.score = report["score"]
+        self.max_score = report["max_score"]
+        self.finished_at = utcnow()
 
 
 class Draft(db.Model):

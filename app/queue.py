@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
+from rq.job import Job, JobStatus
 
 from app.extensions import db
 from app.models import Submission, utcnow
@@ -43,6 +46,11 @@ def job_id_for(submission: Submission) -> str:
     """The RQ job id: one per submission, namespaced by queue so deployments sharing a Redis
     never collide."""
     return f"{current_app.config['GRADING_QUEUE']}-submission-{submission.id}"
+
+
+def job_id_for_version(version_id: int) -> str:
+    """The one verification job a version can have at a time."""
+    return f"{current_app.config['GRADING_QUEUE']}-verify-{version_id}"
 
 
 def enqueue_submission(submission: Submission) -> bool:
@@ -84,3 +92,21 @@ def queue_position(submission: Submission) -> int | None:
         return job_ids.index(job_id_for(submission)) + 1
     except ValueError:
         return None
+
+
+WAITING = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+
+
+def job_alive(job: Job, stale_seconds: float) -> bool:
+    """Waiting jobs are alive; a started job is alive while its worker keeps beating."""
+    status = job.get_status()
+    if status in WAITING:
+        return True
+    if status != JobStatus.STARTED:
+        return False
+    beat = job.last_heartbeat or job.started_at
+    if beat is None:
+        return True
+    if beat.tzinfo is None:
+        beat = beat.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - beat).total_seconds() < stale_seconds

@@ -8,29 +8,27 @@ error once they have used their attempts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from flask import current_app
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import Job
 from rq.registry import StartedJobRegistry
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import UNFINISHED, Submission, SubmissionStatus, utcnow
+from app.models import UNFINISHED, Submission, SubmissionStatus
 from app.queue import (
     INFRA_RETRIES,
     background_queue,
     enqueue_submission,
     grading_queue,
+    job_alive,
     job_id_for,
     redis_connection,
 )
-from grader.report import RunOutcome, build_report
+from grader.report import infra_error_report
 from grader.spec import PLATFORM_MAX_LIMITS, challenge_from_payload
-
-WAITING = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
 
 @dataclass
@@ -84,21 +82,6 @@ def reconcile() -> Reconciled:
     return result
 
 
-def job_alive(job: Job, stale_seconds: float) -> bool:
-    """Waiting jobs are alive; a started job is alive while its worker keeps beating."""
-    status = job.get_status()
-    if status in WAITING:
-        return True
-    if status != JobStatus.STARTED:
-        return False
-    beat = job.last_heartbeat or job.started_at
-    if beat is None:
-        return True
-    if beat.tzinfo is None:
-        beat = beat.replace(tzinfo=UTC)
-    return (datetime.now(UTC) - beat).total_seconds() < stale_seconds
-
-
 def _prune_sandboxes() -> None:
     """Remove sandbox containers a killed worker left behind (never a live grade's)."""
     from grader.sandbox.docker import prune_leftovers
@@ -111,11 +94,5 @@ def _prune_sandboxes() -> None:
 
 def _fail(submission: Submission, reason: str) -> None:
     challenge = challenge_from_payload(submission.challenge.payload)
-    mode = "visible" if submission.mode == "run" else "hidden"
-    outcome = RunOutcome(backend="none", image=None, record=None, infra_error=reason)
-    report = build_report(challenge, mode, outcome)
-    submission.report = report
-    submission.status = report["status"]
-    submission.score, submission.max_score = 0, report["max_score"]
-    submission.finished_at = utcnow()
+    submission.finish(infra_error_report(challenge, submission.tests, reason))
     db.session.commit()

@@ -8,11 +8,11 @@ from flask import Flask, current_app, has_app_context
 
 from app.extensions import db
 from app.models import Submission, SubmissionStatus, utcnow
+from app.queue import INFRA_RETRIES
 from grader.grading import grade
+from grader.report import infra_error_report
 from grader.sandbox import SandboxUnavailable, choose_sandbox
 from grader.spec import challenge_from_payload
-
-MODE_TO_TESTS = {"run": "visible", "submit": "hidden"}
 
 
 class InfrastructureProblem(RuntimeError):
@@ -46,7 +46,7 @@ def _grade(submission_id: int) -> str:
     challenge = challenge_from_payload(submission.challenge.payload)
     try:
         sandbox = choose_sandbox(current_app.config["SANDBOX"])
-        report = grade(challenge, submission.files, sandbox, mode=MODE_TO_TESTS[submission.mode])
+        report = grade(challenge, submission.files, sandbox, mode=submission.tests)
     except SandboxUnavailable as exc:
         report = None
         problem = str(exc)
@@ -54,28 +54,15 @@ def _grade(submission_id: int) -> str:
         problem = report["status_detail"] if report["status"] == "infra_error" else None
 
     if problem is not None:
-        from app.queue import INFRA_RETRIES
-
         if submission.attempts <= INFRA_RETRIES:
             submission.status = SubmissionStatus.QUEUED
             db.session.commit()
             raise InfrastructureProblem(problem)
         if report is None:
-            from grader.report import RunOutcome, build_report
-
-            outcome = RunOutcome(backend="none", image=None, record=None, infra_error=problem)
-            report = build_report(challenge, MODE_TO_TESTS[submission.mode], outcome)
-    _store(submission, report)
-    return submission.status
-
-
-def _store(submission: Submission, report: dict) -> None:
-    submission.report = report
-    submission.status = report["status"]
-    submission.score = report["score"]
-    submission.max_score = report["max_score"]
-    submission.finished_at = utcnow()
+            report = infra_error_report(challenge, submission.tests, problem)
+    submission.finish(report)
     db.session.commit()
+    return submission.status
 
 
 def verify_version(version_id: int, runs: int = 1) -> str:

@@ -162,6 +162,15 @@ def build_report(
     return report
 
 
+def infra_error_report(
+    challenge: Challenge, mode: Literal["hidden", "visible"], reason: str
+) -> dict[str, Any]:
+    """The report for a run the platform could not carry out (no sandbox, attempts used up):
+    every check failed as not run, the reason in ``status_detail``."""
+    outcome = RunOutcome(backend="none", image=None, record=None, infra_error=reason)
+    return build_report(challenge, mode, outcome)
+
+
 def rejected_report(challenge: Challenge, mode: Literal["hidden", "visible"], reason: str) -> dict:
     """The report for a submission refused before it ran; nothing is charged to the score."""
     checks = []

@@ -12,13 +12,14 @@ from app.models import (
     Invite,
     InviteState,
     Submission,
+    SubmissionMode,
     utcnow,
 )
 from app.queue import enqueue_submission
 from grader.spec import challenge_from_payload
 from grader.workspace import SubmissionRejected, validate_submission
 
-MODES = ("run", "submit")
+MODES = tuple(SubmissionMode)
 
 
 class Refused(Exception):
@@ -118,7 +119,7 @@ def create_submission(
         .with_for_update()
     )
     if in_flight is not None:
-        action = "run" if mode == "run" else "submission"
+        action = "run" if mode == SubmissionMode.RUN else "submission"
         raise Refused(409, f"Your previous {action} is still being graded; wait for its result.")
     submission = Submission(
         invite_id=invite.id, challenge_version_id=version.id, mode=mode, files=accepted

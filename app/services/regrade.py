@@ -24,9 +24,9 @@ from app.models import (
     ChallengeVersion,
     RegradeBatch,
     Submission,
+    SubmissionMode,
     SubmissionStatus,
     User,
-    utcnow,
 )
 from app.queue import enqueue_submission
 from grader.report import describe_metric, rejected_report
@@ -75,7 +75,7 @@ def candidate_submissions(source: ChallengeVersion, scope: str) -> list[Submissi
         .where(
             Submission.challenge_version_id == source.id,
             Submission.regrade_of_id.is_(None),
-            Submission.mode == "submit",
+            Submission.mode == SubmissionMode.SUBMIT,
             Submission.status.not_in(list(UNFINISHED)),
         )
         .order_by(Submission.id)
@@ -127,7 +127,7 @@ def create_batch(
         regrade = Submission(
             invite_id=original.invite_id,
             challenge_version_id=target.id,
-            mode="submit",
+            mode=SubmissionMode.SUBMIT,
             files=dict(original.files),
             regrade_of_id=original.id,
             regrade_batch_id=batch.id,
@@ -153,10 +153,7 @@ def _store_skipped(regrade: Submission, target_challenge, reason: str) -> None:
     report = rejected_report(
         target_challenge, "hidden", f"skipped: this version does not accept the files: {reason}"
     )
-    regrade.status = SubmissionStatus.REJECTED
-    regrade.report = report
-    regrade.score, regrade.max_score = 0, report["max_score"]
-    regrade.finished_at = utcnow()
+    regrade.finish(report)
 
 
 def version_label(version: ChallengeVersion) -> str:
@@ -169,7 +166,7 @@ def finished_submit_counts() -> dict[int, int]:
         select(Submission.challenge_version_id, func.count())
         .where(
             Submission.regrade_of_id.is_(None),
-            Submission.mode == "submit",
+            Submission.mode == SubmissionMode.SUBMIT,
             Submission.status.not_in(list(UNFINISHED)),
         )
         .group_by(Submission.challenge_version_id)

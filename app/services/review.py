@@ -36,6 +36,7 @@ from app.models import (
     InviteState,
     Note,
     Submission,
+    SubmissionMode,
     User,
     utcnow,
 )
@@ -88,7 +89,7 @@ def invites_grading(invite_ids: Iterable[int]) -> set[int]:
             select(Submission.invite_id)
             .where(
                 Submission.invite_id.in_(ids),
-                Submission.mode == "submit",
+                Submission.mode == SubmissionMode.SUBMIT,
                 Submission.regrade_of_id.is_(None),
                 Submission.status.in_(list(UNFINISHED)),
             )
@@ -191,11 +192,11 @@ class ChallengeResult:
 
     @property
     def submits(self) -> list[Submission]:
-        return [s for s in self.submissions if s.mode == "submit"]
+        return [s for s in self.submissions if s.mode == SubmissionMode.SUBMIT]
 
     @property
     def runs(self) -> list[Submission]:
-        return [s for s in self.submissions if s.mode == "run"]
+        return [s for s in self.submissions if s.mode == SubmissionMode.RUN]
 
     @cached_property
     def best(self) -> Submission | None:

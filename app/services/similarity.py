@@ -27,7 +27,7 @@ from sqlalchemy.orm import selectinload
 
 from app.access import can_see
 from app.extensions import db
-from app.models import ChallengeVersion, Invite, Submission, User
+from app.models import ChallengeVersion, Invite, Submission, SubmissionMode, User
 
 K = 12
 W = 8
@@ -291,7 +291,7 @@ def latest_submissions(version: ChallengeVersion) -> dict[int, Submission]:
         select(Submission)
         .where(
             Submission.challenge_version_id == version.id,
-            Submission.mode == "submit",
+            Submission.mode == SubmissionMode.SUBMIT,
             Submission.regrade_of_id.is_(None),
         )
         .order_by(Submission.created_at, Submission.id)

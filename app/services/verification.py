@@ -36,8 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.models import ChallengeVersion, VersionSource
-from app.queue import background_queue, redis_connection
-from app.reconcile import job_alive
+from app.queue import background_queue, job_alive, job_id_for_version, redis_connection
 from grader.sandbox import SandboxUnavailable, choose_sandbox
 from grader.spec import challenge_from_payload
 from grader.verify import (
@@ -68,10 +67,6 @@ class VerificationBusy(RuntimeError):
 
 def verification_queue(connection: Redis | None = None) -> Queue:
     return background_queue(connection)
-
-
-def job_id_for_version(version_id: int) -> str:
-    return f"{current_app.config['GRADING_QUEUE']}-verify-{version_id}"
 
 
 def job_timeout(version: ChallengeVersion, runs: int) -> int:
