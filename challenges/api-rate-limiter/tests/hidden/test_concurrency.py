@@ -21,7 +21,7 @@ from faultline_harness.judge import Call, HostClient, RemoteError
 from hidden_support import EPOCH, LIMIT, WINDOW, error_name, run_tag
 
 THREADS = 12
-KEYS = 40
+KEYS = 30
 HEADROOM = 2  # admissions a key has left when the threads arrive together
 JOIN_TIMEOUT = 30.0
 
