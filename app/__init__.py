@@ -8,7 +8,9 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import auth, cli, views
+from app import auth, cli, errors, headers
+from app.blueprints import admin, api, candidate, home, review
+from app.blueprints import auth as auth_pages
 from app.config import REPO_ROOT, Config, check_production
 from app.extensions import csrf, db, migrate
 
@@ -28,5 +30,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     auth.init_app(app)
     cli.init_app(app)
-    views.init_app(app)
+    for blueprint in (home.bp, auth_pages.bp, api.bp, candidate.bp, review.bp, admin.bp):
+        app.register_blueprint(blueprint)
+    headers.init_app(app)
+    errors.init_app(app)
     return app

@@ -84,7 +84,7 @@ def reconcile() -> Reconciled:
 
 def _prune_sandboxes() -> None:
     """Remove sandbox containers a killed worker left behind (never a live grade's)."""
-    from grader.sandbox.docker import prune_leftovers
+    from grader.sandbox.docker import prune_leftovers  # deferred: the Docker SDK is heavy
 
     try:
         prune_leftovers(older_than_seconds=PLATFORM_MAX_LIMITS["wall_seconds"] + 120)

@@ -6,9 +6,11 @@ from functools import cache
 
 from flask import Flask, current_app, has_app_context
 
+from app import create_app
 from app.extensions import db
 from app.models import Submission, SubmissionStatus, utcnow
 from app.queue import INFRA_RETRIES
+from app.services.verification import run_verification
 from grader.grading import grade
 from grader.report import infra_error_report
 from grader.sandbox import SandboxUnavailable, choose_sandbox
@@ -21,8 +23,6 @@ class InfrastructureProblem(RuntimeError):
 
 @cache
 def _app() -> Flask:
-    from app import create_app
-
     return create_app()
 
 
@@ -68,8 +68,6 @@ def _grade(submission_id: int) -> str:
 def verify_version(version_id: int, runs: int = 1) -> str:
     """Verify one stored challenge version in the sandbox and keep the outcome on its row
     (app/services/verification.py); returns the verification state."""
-    from app.services.verification import run_verification
-
     if has_app_context():
         return run_verification(version_id, runs)
     with _app().app_context():

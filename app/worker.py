@@ -9,6 +9,10 @@ import threading
 
 from rq import Worker
 
+from app.reconcile import reconcile
+from app.services.verification import reconcile_verifications
+from app.tasks import _app
+
 RECONCILE_EVERY_SECONDS = 30
 
 
@@ -22,8 +26,6 @@ class GradingWorker(Worker):
         super().__init__(*args, **kwargs)
 
     def work(self, *args, **kwargs):
-        from app.tasks import _app
-
         app = _app()
         _reconcile_once(app)
         stop = threading.Event()
@@ -36,9 +38,6 @@ class GradingWorker(Worker):
 
 
 def _reconcile_once(app) -> None:
-    from app.reconcile import reconcile
-    from app.services.verification import reconcile_verifications
-
     with app.app_context():
         for step in (reconcile, reconcile_verifications):
             try:

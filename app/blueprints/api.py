@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
+from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
+from app.extensions import db
 from app.markdown import render_markdown
 from app.models import ChallengeVersion, Invite, Submission, SubmissionStatus
 from app.queue import queue_position
@@ -170,10 +172,6 @@ def submission_json(submission: Submission) -> dict[str, Any]:
 
 
 def _submissions(invite: Invite, version: ChallengeVersion) -> list[Submission]:
-    from sqlalchemy import select
-
-    from app.extensions import db
-
     return list(
         db.session.scalars(
             select(Submission)

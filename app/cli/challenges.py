@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from app.cli.common import library, sandbox_or_exit
-from grader.spec import ChallengeError, load_challenge, load_challenge_text
+from grader.spec import ChallengeError, discover_challenges, load_challenge, load_challenge_text
 from grader.verify import render_table, verify_challenge
 
 
@@ -47,10 +48,6 @@ def list_command() -> None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def validate_command(paths: tuple[Path, ...]) -> None:
     """Validate challenge folders or single YAML files (default: the whole library)."""
-    from flask import current_app
-
-    from grader.spec import discover_challenges
-
     targets = list(paths) or discover_challenges(current_app.config["CHALLENGES_DIR"])
     failures = 0
     for target in targets:

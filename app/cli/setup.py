@@ -7,7 +7,10 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from app.reconcile import reconcile
+from app.services.demo import ensure_demo, ensure_demo_accounts
 from app.services.library import sync_library
+from app.services.verification import request_missing_verifications
 
 
 @click.command("sync")
@@ -15,8 +18,6 @@ from app.services.library import sync_library
 def sync_command() -> None:
     """Store every challenge folder's current version in the database, and queue a sandbox
     verification for each version never verified (it measures the reference's figures)."""
-    from app.services.verification import request_missing_verifications
-
     result = sync_library(current_app.config["CHALLENGES_DIR"])
     for label in result.added:
         click.echo(f"added {label}")
@@ -35,8 +36,6 @@ def sync_command() -> None:
 @with_appcontext
 def demo_command(base_url: str) -> None:
     """Create the demo accounts and assessment; print the candidate invite link."""
-    from app.services.demo import ensure_demo, ensure_demo_accounts
-
     for email, role, password in ensure_demo_accounts():
         click.echo(f"Demo {role}: {email} / password {password} (shown once; change it)")
     invite = ensure_demo()
@@ -49,8 +48,6 @@ def demo_command(base_url: str) -> None:
 @with_appcontext
 def reconcile_command() -> None:
     """Re-enqueue or fail submissions left queued or running by a dead worker."""
-    from app.reconcile import reconcile
-
     result = reconcile()
     if result.redis_down:
         raise click.ClickException("Redis does not answer; nothing was reconciled")

@@ -14,7 +14,7 @@ import redis
 from sqlalchemy import select
 
 from app import create_app
-from app.auth import LOGIN_FAILED, TOO_MANY_ATTEMPTS
+from app.blueprints.auth import LOGIN_FAILED, TOO_MANY_ATTEMPTS
 from app.extensions import db, limiter
 from app.models import User, utcnow
 from app.services.users import create_user, find_user, set_active, set_password

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.headers import SECURITY_HEADERS
 from app.models import (
     Assessment,
     ChallengeVersion,
@@ -27,7 +28,6 @@ from app.models import (
 )
 from app.services import candidates, review
 from app.services.library import store_version, sync_library
-from app.views import SECURITY_HEADERS
 from grader.grading import grade
 from grader.spec import load_challenge
 

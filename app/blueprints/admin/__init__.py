@@ -1,20 +1,8 @@
-"""The admins' pages: the challenge library, users, the grading queue, regrades.
-
-Every route here is for admins only (checked once, before any view runs)."""
+"""The admins' pages: the challenge library, users, the grading queue, regrades."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort
-from flask_login import current_user, login_required
+from app.blueprints.admin import library, people, queue, regrade  # noqa: F401  (their routes)
+from app.blueprints.admin.blueprint import bp
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-@bp.before_request
-@login_required
-def _admins_only():
-    if not current_user.is_admin:
-        abort(403)
-
-
-from app.blueprints.admin import library, people, queue, regrade  # noqa: E402, F401  (routes)
+__all__ = ["bp"]

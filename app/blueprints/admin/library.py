@@ -24,7 +24,8 @@ from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.auth import polled
-from app.blueprints.admin import bp
+from app.blueprints.admin.blueprint import bp
+from app.errors import http_error
 from app.extensions import db
 from app.markdown import render_markdown
 from app.models import (
@@ -41,7 +42,6 @@ from app.services.library import (
 )
 from app.services.review import format_when
 from app.services.verification import ACTIVE_STATES, VerificationBusy, VerificationUnavailable
-from app.views import http_error
 
 
 @bp.app_template_filter("library_time")

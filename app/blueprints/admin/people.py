@@ -17,7 +17,7 @@ from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from app.blueprints.admin import bp
+from app.blueprints.admin.blueprint import bp
 from app.extensions import db
 from app.models import Role, User
 from app.services.users import (

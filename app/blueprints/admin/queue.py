@@ -9,7 +9,7 @@ from flask import current_app, flash, jsonify, redirect, render_template, url_fo
 from flask_login import current_user
 
 from app.auth import polled
-from app.blueprints.admin import bp
+from app.blueprints.admin.blueprint import bp
 from app.extensions import db
 from app.models import Submission
 from app.services.queue_health import RequeueRefused, queue_health, requeue

@@ -10,7 +10,7 @@ from wtforms import RadioField, SelectField
 from wtforms.fields.choices import SelectChoice
 
 from app.auth import polled
-from app.blueprints.admin import bp
+from app.blueprints.admin.blueprint import bp
 from app.extensions import db
 from app.models import ChallengeVersion
 from app.services.regrade import (

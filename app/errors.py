@@ -1,40 +1,15 @@
-"""The home page, the app-wide error pages, and the blueprints."""
+"""The app-wide error pages: JSON under /api/, a page everywhere else, never a stack trace."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import (
-    Blueprint,
-    Flask,
-    Response,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Flask, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.auth import safe_next
-
-bp = Blueprint("home", __name__)
-
-# Every page: nothing loads from anywhere but this server (uploaded Markdown cannot pull in
-# scripts), and a page that shows an invite token cannot leak it to other sites by Referer.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-        "form-action 'self'; frame-ancestors 'none'"
-    ),
-    "Referrer-Policy": "same-origin",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-}
 
 ERROR_TITLES = {
     400: "Bad request",
@@ -51,11 +26,6 @@ ERROR_MESSAGES = {
     413: "What you sent is larger than the server accepts.",
     500: "The server hit a problem. Your saved work is safe; try again in a moment.",
 }
-
-
-@bp.get("/")
-def index():
-    return render_template("home.html")
 
 
 def _wants_json() -> bool:
@@ -117,22 +87,7 @@ def _same_site_referrer() -> str | None:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def security_headers(response: Response) -> Response:
-    if request.endpoint != "static":
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-    return response
-
-
 def init_app(app: Flask) -> None:
-    from app.blueprints import admin, api, candidate, review
-
-    app.register_blueprint(bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(candidate.bp)
-    app.register_blueprint(review.bp)
-    app.register_blueprint(admin.bp)
-    app.after_request(security_headers)
     app.register_error_handler(CSRFError, csrf_error)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(InternalServerError, http_error)
