@@ -18,6 +18,7 @@ from typing import Any, Literal
 import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from grader.images import harness_dir
 from grader.spec import Challenge
 
 SCHEMA_VERSION = 1
@@ -82,11 +83,31 @@ class RunOutcome:
     isolated: bool = True
 
 
+@cache
+def record_schema() -> dict[str, Any]:
+    """The harness record's contract, shipped with the harness (faultline_harness/)."""
+    return json.loads((harness_dir() / "faultline_harness" / "record.schema.json").read_text())
+
+
 def parse_record(raw: bytes) -> HarnessRecord:
-    """Parse the harness record; raises ValueError with a reason if it cannot be trusted."""
+    """Parse the harness record against its contract (record.schema.json); raises ValueError
+    with a reason if it cannot be trusted."""
+    schema = record_schema()
+    expected = schema["properties"]["harness_version"]["const"]
     try:
-        return HarnessRecord.model_validate(json.loads(raw))
-    except (ValueError, ValidationError) as exc:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"the harness record is malformed: {str(exc)[:200]}") from None
+    version = data.get("harness_version") if isinstance(data, dict) else None
+    if version != expected:
+        raise ValueError(
+            f"the runner image writes harness record version {str(version)[:20]!r}, this grader "
+            f"reads {expected!r}: rebuild the image (make image)"
+        )
+    try:
+        jsonschema.validate(data, schema)
+        return HarnessRecord.model_validate(data)
+    except (jsonschema.ValidationError, ValidationError) as exc:
         raise ValueError(f"the harness record is malformed: {str(exc)[:200]}") from None
 
 

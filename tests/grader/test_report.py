@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import jsonschema
 import pytest
 
@@ -8,6 +10,8 @@ from grader.report import (
     build_report,
     candidate_view,
     describe_metric,
+    parse_record,
+    record_schema,
     rejected_report,
     validate_report,
     with_reference,
@@ -234,3 +238,80 @@ def test_a_pass_whose_evidence_breaks_its_limit_fails_and_is_flagged(
     assert bool(report["flags"]) is not trusted
     if not trusted:
         assert "breaks its own limit" in check["message"]
+
+
+# ---- the harness record's contract (record.schema.json) ---------------------------------------
+
+
+def _valid_record() -> dict:
+    return {
+        "harness_version": record_schema()["properties"]["harness_version"]["const"],
+        "mode": "hidden",
+        "checks": [
+            {
+                "id": "sums-correctly",
+                "node": "test_calc.py::test_total_adds_every_item",
+                "outcome": "passed",
+                "duration": 0.01,
+                "message": "",
+                "metrics": [],
+            }
+        ],
+        "collected": ["test_calc.py::test_total_adds_every_item"],
+        "collect_errors": [],
+        "exits": ["exited with status 0"],
+        "flags": [],
+        "timed_out": False,
+        "oom": False,
+        "output": "",
+        "output_bytes": 0,
+        "output_truncated": False,
+        "duration": 0.3,
+    }
+
+
+def test_a_record_inside_its_contract_is_read():
+    record = parse_record(json.dumps(_valid_record()).encode())
+    assert record.checks[0].outcome == "passed"
+
+
+def test_a_record_of_another_harness_version_says_to_rebuild_the_image():
+    record = {**_valid_record(), "harness_version": "1"}
+    with pytest.raises(ValueError, match=r"writes harness record version '1'.*make image"):
+        parse_record(json.dumps(record).encode())
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"collected": None},
+        {
+            "checks": [
+                {
+                    "id": "x",
+                    "node": "y",
+                    "outcome": "won",
+                    "duration": 0,
+                    "message": "",
+                    "metrics": [],
+                }
+            ]
+        },
+        {"surprise": True},
+    ],
+    ids=["field-missing", "unknown-outcome", "unknown-field"],
+)
+def test_a_record_outside_its_contract_is_malformed(change):
+    record = {**_valid_record(), **change}
+    record = {k: v for k, v in record.items() if v is not None}
+    with pytest.raises(ValueError, match="the harness record is malformed"):
+        parse_record(json.dumps(record).encode())
+
+
+def test_the_harness_writes_records_its_contract_accepts(trivial_challenge):
+    """The local backend runs the harness itself and reads its record through parse_record."""
+    from grader.grading import grade
+    from grader.sandbox.local import LocalSandbox
+
+    report = grade(trivial_challenge, trivial_challenge.solution, LocalSandbox())
+    assert (report["status"], report["score"]) == ("graded", report["max_score"])

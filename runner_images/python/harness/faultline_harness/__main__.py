@@ -33,7 +33,9 @@ from typing import Any
 from faultline_harness.hosts import HostManager
 from faultline_harness.processes import base_environment, limit_process
 
-HARNESS_VERSION = "2"
+RECORD_SCHEMA = Path(__file__).with_name("record.schema.json")
+HARNESS_VERSION = json.loads(RECORD_SCHEMA.read_text())["properties"]["harness_version"]["const"]
+"""The version of the record this harness writes: record.schema.json is the contract."""
 EVENT_LINE_LIMIT = 256 * 1024
 EVENT_BYTES_LIMIT = 8 * 1024 * 1024
 MESSAGE_LIMIT = 2000
@@ -174,18 +176,47 @@ def _run_pytest(
     With ``hosts`` this is a judged run: pytest is the judge, and its control channel to the
     harness (start a host, read its memory) is served here beside the result events.
     """
+    run.collected_in_run = False
+    read_end, write_end = os.pipe()
+    launch = _launch_plan(run, pending, python, write_end, judged=hosts is not None)
+    process = _start(launch, output, user, int(run.job.get("pids", 64)))
+    os.close(write_end)
+    if launch.judge_end is not None:
+        launch.judge_end.close()
+    with os.fdopen(read_end, "rb", buffering=0) as reader:
+        followed = _follow(run, process, reader, launch.control, hosts)
+    if launch.control is not None:
+        launch.control.close()
+    exit_text = _describe_exit(_stop(process, user is not None), followed.stopped_by_us)
+    run.exits.append(exit_text)
+    return _settle(run, pending, followed, exit_text)
+
+
+@dataclass
+class LaunchPlan:
+    """How to start the test process: plain pytest, or the judge with its control channel."""
+
+    command: list[str]
+    env: dict[str, str]
+    cwd: Path
+    pass_fds: list[int]
+    control: socket.socket | None = None  # the harness's end of the judge's control channel
+    judge_end: socket.socket | None = None
+
+
+def _launch_plan(
+    run: Run, pending: list[str], python: str, result_fd: int, *, judged: bool
+) -> LaunchPlan:
     tests_dir = run.job_dir / "tests"
     targets = (
         [str(tests_dir / node) for node in pending]
         if run.job["mode"] == "hidden"
         else [str(tests_dir)]
     )
-    run.collected_in_run = False
-    read_end, write_end = os.pipe()
     env = base_environment(
         PYTHONHASHSEED="0",
         PYTHONPATH=f"{run.job_dir / 'src'}{os.pathsep}{HARNESS_DIR}",
-        FAULTLINE_RESULT_FD=str(write_end),
+        FAULTLINE_RESULT_FD=str(result_fd),
         FAULTLINE_STARTER_DIR=str(run.job_dir / "starter"),
         FAULTLINE_TESTS_DIR=str(tests_dir),
     )
@@ -200,68 +231,91 @@ def _run_pytest(
         f"--rootdir={tests_dir}",
         *targets,
     ]
-    command = [python, "-m", "pytest", *pytest_args]
-    pass_fds = [write_end]
-    control: socket.socket | None = None
-    cwd = run.job_dir / "src"
-    if hosts is not None:
-        # The judge imports no candidate code: its path is the harness alone, its arguments
-        # (the hidden tests' names) travel in its environment, which only its uid can read.
-        control, judge_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        pass_fds.append(judge_end.fileno())
-        private_tmp = run.job_dir / "judge"
-        env.update(
-            PYTHONPATH=str(HARNESS_DIR),
-            FAULTLINE_JUDGED="1",
-            FAULTLINE_CONTROL_FD=str(judge_end.fileno()),
-            FAULTLINE_PYTEST_ARGS=json.dumps(pytest_args),
-            TMPDIR=str(private_tmp) if private_tmp.is_dir() else "/tmp",
+    if not judged:
+        return LaunchPlan(
+            [python, "-m", "pytest", *pytest_args], env, run.job_dir / "src", [result_fd]
         )
-        del env["FAULTLINE_STARTER_DIR"]
+    # The judge imports no candidate code: its path is the harness alone, its arguments (the
+    # hidden tests' names) travel in its environment, which only its uid can read.
+    control, judge_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    private_tmp = run.job_dir / "judge"
+    env.update(
+        PYTHONPATH=str(HARNESS_DIR),
+        FAULTLINE_JUDGED="1",
+        FAULTLINE_CONTROL_FD=str(judge_end.fileno()),
+        FAULTLINE_PYTEST_ARGS=json.dumps(pytest_args),
+        TMPDIR=str(private_tmp) if private_tmp.is_dir() else "/tmp",
+    )
+    del env["FAULTLINE_STARTER_DIR"]
+    return LaunchPlan(
         # -s: no user site-packages, whose .pth files a host could have planted under $HOME
         # before a restart of the judge
-        command = [python, "-s", "-m", "faultline_harness.judge"]
-        cwd = Path("/")  # the judge moves into its own (private) tests folder itself
+        [python, "-s", "-m", "faultline_harness.judge"],
+        env,
+        Path("/"),  # the judge moves into its own (private) tests folder itself
+        [result_fd, judge_end.fileno()],
+        control,
+        judge_end,
+    )
+
+
+def _start(
+    launch: LaunchPlan, output: Path, user: tuple[int, int] | None, pids: int
+) -> subprocess.Popen:
     output_fd = os.open(output, _OUTPUT_FLAGS, 0o600)
-    pids = int(run.job.get("pids", 64))
     kwargs: dict[str, Any] = {}
     if user is not None:
         kwargs.update(user=user[0], group=user[1], extra_groups=[])
-    process = subprocess.Popen(
-        command,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=output_fd,
-        stderr=output_fd,
-        pass_fds=pass_fds,
-        start_new_session=True,
-        preexec_fn=lambda: limit_process(pids if user is not None else None),
-        **kwargs,
-    )
-    os.close(write_end)
-    os.close(output_fd)
-    if control is not None:
-        judge_end.close()
+    try:
+        return subprocess.Popen(
+            launch.command,
+            cwd=launch.cwd,
+            env=launch.env,
+            stdin=subprocess.DEVNULL,
+            stdout=output_fd,
+            stderr=output_fd,
+            pass_fds=launch.pass_fds,
+            start_new_session=True,
+            preexec_fn=lambda: limit_process(pids if user is not None else None),
+            **kwargs,
+        )
+    finally:
+        os.close(output_fd)
 
+
+@dataclass
+class Followed:
+    """How following a test process's result events ended."""
+
+    current: CheckState | None  # the check that had started and not reported, if any
+    current_started: float
+    stopped_by_us: str  # "", "timeout" or "flood"
+
+
+def _follow(
+    run: Run,
+    process: subprocess.Popen,
+    reader: Any,
+    control: socket.socket | None,
+    hosts: HostManager | None,
+) -> Followed:
+    """Read result events (and serve the judge's control requests) until the test process ends,
+    a check or the run overstays its time, or the events flood."""
     current: CheckState | None = None
     current_started = time.monotonic()
     buffer = b""
-    stopped_by_us = ""
-    reader = os.fdopen(read_end, "rb", buffering=0)
     while True:
         now = time.monotonic()
         limit = run.deadline
         if current is not None:
             limit = min(limit, current_started + current.timeout)
         if now >= limit:
-            stopped_by_us = "timeout"
-            break
+            return Followed(current, current_started, "timeout")
         watched = [reader] if control is None else [reader, control]
         ready, _, _ = select.select(watched, [], [], min(0.5, limit - now))
         if not ready:
             if process.poll() is not None:
-                break
+                return Followed(current, current_started, "")
             continue
         if control is not None and control in ready:
             try:
@@ -273,12 +327,11 @@ def _run_pytest(
                 continue
         chunk = reader.read(65536)
         if not chunk:
-            break
+            return Followed(current, current_started, "")
         run.event_bytes += len(chunk)
         if run.event_bytes > EVENT_BYTES_LIMIT:
             run.flag("the test process wrote more result events than any real run does")
-            stopped_by_us = "flood"
-            break
+            return Followed(current, current_started, "flood")
         buffer += chunk
         while b"\n" in buffer:
             line, buffer = buffer.split(b"\n", 1)
@@ -292,13 +345,11 @@ def _run_pytest(
         if len(buffer) > EVENT_LINE_LIMIT:
             run.flag("an over-long result event was discarded")
             buffer = b""
-    reader.close()
-    if control is not None:
-        control.close()
 
-    returncode = _stop(process, user is not None)
-    exit_text = _describe_exit(returncode, stopped_by_us)
-    run.exits.append(exit_text)
+
+def _settle(run: Run, pending: list[str], followed: Followed, exit_text: str) -> list[str]:
+    """Give every check of this attempt its outcome; the nodes a new attempt should run."""
+    stopped_by_us, current = followed.stopped_by_us, followed.current
     if stopped_by_us == "timeout" and time.monotonic() >= run.deadline:
         # Stopped at the run's time limit with work unfinished (even before any check started,
         # e.g. a hang at import): the run timed out.
@@ -312,7 +363,7 @@ def _run_pytest(
         current.reported = True
         current.outcome = "timeout" if stopped_by_us == "timeout" else "crashed"
         if stopped_by_us == "timeout":
-            seconds = min(current.timeout, max(0.0, time.monotonic() - current_started))
+            seconds = min(current.timeout, max(0.0, time.monotonic() - followed.current_started))
             current.message = f"stopped after {seconds:.0f} s (check limit {current.timeout:.0f} s)"
         else:
             current.message = f"the test process {exit_text} during this check"
