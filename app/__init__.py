@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import auth, cli, errors, headers
+from app import auth, cli, errors, formatting, headers
 from app.blueprints import admin, api, candidate, home, review
 from app.blueprints import auth as auth_pages
 from app.config import REPO_ROOT, Config, check_production
@@ -32,6 +32,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     for blueprint in (home.bp, auth_pages.bp, api.bp, candidate.bp, review.bp, admin.bp):
         app.register_blueprint(blueprint)
+    formatting.init_app(app)
     headers.init_app(app)
     errors.init_app(app)
     return app

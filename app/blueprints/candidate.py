@@ -20,36 +20,11 @@ from grader.report import candidate_view
 
 bp = Blueprint("candidate", __name__, url_prefix="/i")
 
-STATUS_LABELS = {
-    "queued": "Queued",
-    "running": "Running",
-    "graded": "Graded",
-    "timeout": "Timed out",
-    "oom": "Out of memory",
-    "error": "Error",
-    "rejected": "Rejected",
-    "infra_error": "Infrastructure problem",
-}
-
 
 @bp.errorhandler(Refused)
 def _refused(error: Refused):
     title = "Invite not found" if error.status == 404 else "This cannot be done"
     return render_template("error.html", title=title, message=error.message), error.status
-
-
-@bp.app_template_filter("status_label")
-def status_label(status: str | None) -> str:
-    return STATUS_LABELS.get(status or "", status or "")
-
-
-@bp.app_template_filter("clock")
-def clock(seconds: int | None) -> str:
-    """1:05:09 or 5:09, as the live countdown shows it."""
-    seconds = max(0, int(seconds or 0))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 @bp.get("/<token>")

@@ -53,13 +53,8 @@ MAX_ROW_ID = 2**31 - 1  # ids are 32-bit integers: a larger one names no row (Po
 
 
 @bp.context_processor
-def _formatting() -> dict[str, Any]:
-    return {
-        "when": review.format_when,
-        "duration": review.format_duration,
-        "score_text": review.score_text,
-        "CandidateStatus": review.CandidateStatus,
-    }
+def _review_names() -> dict[str, Any]:
+    return {"CandidateStatus": review.CandidateStatus}
 
 
 # ---- forms ------------------------------------------------------------------------------------

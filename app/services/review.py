@@ -15,7 +15,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from app.charts import format_number
 from app.extensions import db
+from app.formatting import format_duration, format_when, score_text
 from app.models import (
     UNFINISHED,
     Assessment,
@@ -315,39 +316,6 @@ def status_json(summary: InviteSummary) -> dict[str, Any]:
         "time_taken": format_duration(summary.time_taken),
         "started": format_when(summary.invite.started_at),
     }
-
-
-def score_text(score: int | None, max_score: int | None) -> str:
-    return f"{'—' if score is None else score}/{max_score if max_score is not None else '—'}"
-
-
-def format_when(moment: datetime | str | None, *, seconds: bool = False, missing: str = "—") -> str:
-    """'2026-11-25 13:08 UTC' ('13:08:40' with ``seconds``). Naive datetimes are UTC (as the
-    database stores them); a string is an ISO 8601 timestamp (as reports carry them), shown as
-    it is if it is not one."""
-    if moment is None:
-        return missing
-    if isinstance(moment, str):
-        try:
-            moment = datetime.fromisoformat(moment)
-        except ValueError:
-            return moment
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
-
-
-def format_duration(span: timedelta | None) -> str:
-    """'1 h 05 min', '12 min 30 s', '8.2 s', '3 s', '0 s'."""
-    if span is None:
-        return "—"
-    seconds = span.total_seconds()
-    if seconds < 60:
-        text = f"{seconds:.1f}" if seconds < 10 else f"{seconds:.0f}"
-        return f"{text.removesuffix('.0')} s"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
 
 
 # ---- one submission in detail -----------------------------------------------------------------

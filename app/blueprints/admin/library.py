@@ -40,15 +40,7 @@ from app.services.library import (
     delete_refusal,
     publish_refusal,
 )
-from app.services.review import format_when
 from app.services.verification import ACTIVE_STATES, VerificationBusy, VerificationUnavailable
-
-
-@bp.app_template_filter("library_time")
-def library_time(iso: str | None) -> str:
-    """An ISO timestamp from a verification record as "2026-01-31 14:05:09 UTC"."""
-    return format_when(iso, seconds=True, missing="")
-
 
 # ---- the library --------------------------------------------------------------------------
 
@@ -168,7 +160,7 @@ def version(version_id: int):
 def verification_json(version_id: int):
     version = db.get_or_404(ChallengeVersion, version_id)
     data = version.verification or {}
-    response = jsonify(
+    return jsonify(
         {
             "state": data.get("state"),
             "progress": data.get("progress"),
@@ -180,8 +172,6 @@ def verification_json(version_id: int):
             "active": data.get("state") in ACTIVE_STATES,
         }
     )
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @bp.post("/library/versions/<int:version_id>/verify")

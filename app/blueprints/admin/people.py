@@ -31,7 +31,6 @@ from app.services.users import (
 )
 
 ROLE_CHOICES = [SelectChoice(Role.INTERVIEWER.value), SelectChoice(Role.ADMIN.value)]
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 class NewUserForm(FlaskForm):
@@ -93,7 +92,6 @@ def user_new():
     return (
         render_template("admin/user_password.html", user=user, password=password, created=True),
         201,
-        NO_STORE,
     )
 
 
@@ -148,7 +146,6 @@ def user_reset_password(user_id: int):
     return (
         render_template("admin/user_password.html", user=user, password=password, created=False),
         200,
-        NO_STORE,
     )
 
 

@@ -17,26 +17,6 @@ from app.services.queue_health import RequeueRefused, queue_health, requeue
 POLL_SECONDS = 5
 
 
-@bp.app_template_filter("ops_time")
-def ops_time(iso: str | None) -> str:
-    """'2026-11-25T12:38:39Z' as '2026-11-25 12:38:39 UTC' (admin-ops.js formats alike)."""
-    return iso.replace("T", " ").replace("Z", " UTC") if iso else ""
-
-
-@bp.app_template_filter("ops_age")
-def ops_age(seconds: int | None) -> str:
-    """2 h 05 min, 3 min 07 s or 12 s; an em dash for nothing (admin-ops.js formats alike)."""
-    if seconds is None:
-        return "—"
-    hours, rest = divmod(int(seconds), 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {secs:02d} s"
-    return f"{secs} s"
-
-
 @bp.get("/queue")
 def queue():
     return render_template("admin/queue.html", health=queue_health(), poll_seconds=POLL_SECONDS)
@@ -45,9 +25,7 @@ def queue():
 @bp.get("/queue.json")
 @polled
 def queue_json():
-    response = jsonify(queue_health().to_json())
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return jsonify(queue_health().to_json())
 
 
 @bp.post("/queue/submissions/<int:submission_id>/requeue")

@@ -128,6 +128,4 @@ def regrade_batch(batch_id: int):
 @polled
 def regrade_batch_json(batch_id: int):
     batch = batch_or_none(batch_id) or abort(404)
-    response = jsonify(summarise(batch, with_checks=False).to_json())
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return jsonify(summarise(batch, with_checks=False).to_json())

@@ -3,16 +3,8 @@
 (function () {
   "use strict";
 
-  const STATUS_LABELS = {
-    queued: "Queued",
-    running: "Running",
-    graded: "Graded",
-    timeout: "Timed out",
-    oom: "Out of memory",
-    error: "Error",
-    rejected: "Rejected",
-    infra_error: "Infrastructure problem",
-  };
+  // The labels come from the page (app/formatting.py puts them in base.html).
+  const STATUS_LABELS = JSON.parse(document.getElementById("status-labels")?.textContent || "{}");
 
   // Forms with data-confirm ask before they post: staff.js does that on every staff page.
 

@@ -8,16 +8,8 @@
   const POLL_MS = 1000;
   const AUTOSAVE_MS = 1000;
   const UNFINISHED = ["queued", "running"];
-  const STATUS_LABELS = {
-    queued: "Queued",
-    running: "Running",
-    graded: "Graded",
-    timeout: "Timed out",
-    oom: "Out of memory",
-    error: "Error",
-    rejected: "Rejected",
-    infra_error: "Infrastructure problem",
-  };
+  // The labels come from the page (app/formatting.py puts them in base.html).
+  const STATUS_LABELS = JSON.parse(document.getElementById("status-labels")?.textContent || "{}");
 
   // ---- helpers -------------------------------------------------------------------------------
 
