@@ -1,4 +1,5 @@
-"""The challenge library on disk: every folder under the challenges directory."""
+"""The challenge folders on disk: every folder under the challenges directory, read and
+validated. (The *library* is what the database holds: app/services/library.py.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from grader.spec import Challenge, ChallengeError, discover_challenges, load_cha
 
 
 @dataclass(frozen=True)
-class Library:
+class ChallengeFolders:
     challenges: list[Challenge]
     errors: list[ChallengeError]
 
@@ -17,11 +18,11 @@ class Library:
         return next((c for c in self.challenges if c.id == challenge_id), None)
 
 
-def load_library(root: Path) -> Library:
+def read_challenge_folders(root: Path) -> ChallengeFolders:
     challenges, errors = [], []
     for folder in discover_challenges(root):
         try:
             challenges.append(load_challenge(folder))
         except ChallengeError as exc:
             errors.append(exc)
-    return Library(challenges=challenges, errors=errors)
+    return ChallengeFolders(challenges=challenges, errors=errors)

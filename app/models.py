@@ -36,7 +36,7 @@ class VersionStatus(StrEnum):
 
 
 class VersionSource(StrEnum):
-    LIBRARY = "library"  # synced from the challenges/ folder, verified by the repository's CI
+    FOLDER = "folder"  # synced from a folder under challenges/, verified by the repository's CI
     UPLOAD = "upload"  # uploaded by an admin; must pass verification here before publishing
 
 
@@ -60,7 +60,7 @@ class ChallengeVersion(db.Model):
     time_limit_minutes: Mapped[int]
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default=VersionStatus.DRAFT, index=True)
-    source: Mapped[str] = mapped_column(String(16), default=VersionSource.LIBRARY)
+    source: Mapped[str] = mapped_column(String(16), default=VersionSource.FOLDER)
     verification: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     synced_at: Mapped[datetime] = mapped_column(default=utcnow)

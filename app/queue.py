@@ -17,7 +17,7 @@ from app.models import Submission, utcnow
 INFRA_RETRIES = 3
 INFRA_RETRY_SECONDS = [5, 20, 60]
 JOB_TIMEOUT_MARGIN_SECONDS = 60
-BACKGROUND_QUEUE_SUFFIX = "-verify"
+BACKGROUND_QUEUE_SUFFIX = "-background"
 
 
 def redis_connection() -> Redis:
@@ -33,7 +33,7 @@ def grading_queue(connection: Redis | None = None) -> Queue:
 
 def background_queue(connection: Redis | None = None) -> Queue:
     """Admins' long work (challenge verifications, regrade batches), served by the Procfile's
-    `verifier` process, so a candidate never waits behind it."""
+    `background` process, so a candidate never waits behind it."""
     name = current_app.config["GRADING_QUEUE"] + BACKGROUND_QUEUE_SUFFIX
     return Queue(name, connection=connection or redis_connection())
 
@@ -50,7 +50,7 @@ def job_id_for(submission: Submission) -> str:
 
 def job_id_for_version(version_id: int) -> str:
     """The one verification job a version can have at a time."""
-    return f"{current_app.config['GRADING_QUEUE']}-verify-{version_id}"
+    return f"{current_app.config['GRADING_QUEUE']}-verification-{version_id}"
 
 
 def enqueue_submission(submission: Submission) -> bool:

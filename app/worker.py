@@ -1,6 +1,6 @@
 """`rq worker -w app.worker.GradingWorker <queues>`: an RQ worker that also runs the reconciler.
-The Procfile starts it twice: `worker` for the grading queue, `verifier` for challenge
-verifications (and grading when there is nothing to verify)."""
+The Procfile starts it twice: `worker` for the grading queue, `background` for the background
+queue (challenge verifications and regrades, and grading when that queue is empty)."""
 
 from __future__ import annotations
 

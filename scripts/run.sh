@@ -32,4 +32,4 @@ flask db upgrade
 flask sync
 flask demo --base-url "http://$HOST:$PORT"
 echo "run: Faultline on http://$HOST:$PORT (staff log in at /login; Ctrl-C stops the web app and the workers)"
-exec honcho start -f Procfile web worker verifier
+exec honcho start -f Procfile web worker background

@@ -10,20 +10,20 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.cli.common import library, sandbox_or_exit
+from app.cli.common import challenge_folders, sandbox_or_exit
 from grader.spec import ChallengeError, discover_challenges, load_challenge, load_challenge_text
 from grader.verify import render_table, verify_challenge
 
 
 @click.group("challenges", cls=AppGroup)
 def challenges_group() -> None:
-    """Inspect, validate and verify the challenge library."""
+    """Inspect, validate and verify the challenge folders under challenges/."""
 
 
 @challenges_group.command("list")
 def list_command() -> None:
-    """List the challenges in the library."""
-    found = library()
+    """List the challenge folders."""
+    found = challenge_folders()
     rows = [
         (
             c.id,
@@ -47,7 +47,7 @@ def list_command() -> None:
 @challenges_group.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def validate_command(paths: tuple[Path, ...]) -> None:
-    """Validate challenge folders or single YAML files (default: the whole library)."""
+    """Validate challenge folders or single YAML files (default: every challenge folder)."""
     targets = list(paths) or discover_challenges(current_app.config["CHALLENGES_DIR"])
     failures = 0
     for target in targets:
@@ -134,7 +134,9 @@ def verify_command(
     challenge_ids: tuple[str, ...], runs: int, jobs: int, sandbox_name: str | None
 ) -> None:
     """Grade each challenge's starter, reference and fixes; exit 1 on any wrong verdict."""
-    challenges = [_get(i) for i in challenge_ids] if challenge_ids else library().challenges
+    challenges = (
+        [_get(i) for i in challenge_ids] if challenge_ids else challenge_folders().challenges
+    )
     if not challenges:
         raise click.ClickException("no challenges to verify")
     sandbox = sandbox_or_exit(sandbox_name)
@@ -155,7 +157,7 @@ def verify_command(
 
 
 def _get(challenge_id: str):
-    found = library()
+    found = challenge_folders()
     challenge = found.get(challenge_id)
     if challenge is None:
         broken = [e for e in found.errors if f"/{challenge_id}/" in e.source]

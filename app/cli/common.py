@@ -5,12 +5,12 @@ from __future__ import annotations
 import click
 from flask import current_app
 
-from app.challenge_folders import Library, load_library
+from app.challenge_folders import ChallengeFolders, read_challenge_folders
 from grader.sandbox import Sandbox, SandboxUnavailable, choose_sandbox
 
 
-def library() -> Library:
-    return load_library(current_app.config["CHALLENGES_DIR"])
+def challenge_folders() -> ChallengeFolders:
+    return read_challenge_folders(current_app.config["CHALLENGES_DIR"])
 
 
 def sandbox_or_exit(name: str | None) -> Sandbox:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from app.cli.common import library, sandbox_or_exit
+from app.cli.common import challenge_folders, sandbox_or_exit
 from grader.grading import grade
 from grader.report import render_text
 
@@ -38,7 +38,7 @@ def grade_command(
 
     Exits 0 when a report was produced, whatever the score; 2 on bad input.
     """
-    challenge = library().get(challenge_id)
+    challenge = challenge_folders().get(challenge_id)
     if challenge is None:
         _bad_input(f"unknown challenge {challenge_id!r}")
     submitted: dict[str, bytes] = {}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import distinct, func, select
 
-from app.challenge_folders import load_library
+from app.challenge_folders import read_challenge_folders
 from app.extensions import db
 from app.models import (
     AssessmentItem,
@@ -49,9 +49,9 @@ class SyncResult:
 
 
 def sync_library(root: Path) -> SyncResult:
-    library = load_library(root)
-    result = SyncResult(errors=[str(e) for e in library.errors])
-    for challenge in library.challenges:
+    folders = read_challenge_folders(root)
+    result = SyncResult(errors=[str(e) for e in folders.errors])
+    for challenge in folders.challenges:
         if store_version(challenge):
             result.added.append(f"{challenge.id} {challenge.version_label}")
         else:
@@ -63,12 +63,12 @@ def sync_library(root: Path) -> SyncResult:
 def store_version(
     challenge: Challenge,
     *,
-    source: VersionSource = VersionSource.LIBRARY,
+    source: VersionSource = VersionSource.FOLDER,
     created_by: User | None = None,
 ) -> bool:
     """Record ``challenge``; True if this exact content is new.
 
-    A new version from the library folder is published at once (the repository's CI verifies
+    A new version from a challenge folder is published at once (the repository's CI verifies
     every challenge there); an uploaded one starts as a draft that must pass verification here.
     A version already stored keeps whatever status an admin gave it.
     """
@@ -94,7 +94,7 @@ def store_version(
     )
     db.session.add(version)
     db.session.flush()
-    if source == VersionSource.LIBRARY:
+    if source == VersionSource.FOLDER:
         _make_current(version)  # the repository's own challenges: `make test` verifies them
     return True
 

@@ -26,8 +26,13 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import Submission, SubmissionStatus, utcnow
-from app.queue import enqueue_submission, grading_queue, job_id_for, redis_connection
-from app.services.verification import verification_queue
+from app.queue import (
+    background_queue,
+    enqueue_submission,
+    grading_queue,
+    job_id_for,
+    redis_connection,
+)
 
 FAILED_STATUSES = (
     SubmissionStatus.ERROR,
@@ -83,7 +88,7 @@ class RedisHealth:
     answers: bool
     problem: str | None = None
     registries: dict[str, int] = field(default_factory=dict)
-    verification_registries: dict[str, int] = field(default_factory=dict)
+    background_registries: dict[str, int] = field(default_factory=dict)
     workers: list[WorkerInfo] = field(default_factory=list)
     failed_jobs: list[FailedJob] = field(default_factory=list)
 
@@ -152,23 +157,23 @@ def submission_counts(now: datetime) -> SubmissionCounts:
 
 
 def redis_health() -> RedisHealth:
-    """Registries of the grading and the verification queue, the workers serving either, and
+    """Registries of the grading and the background queue, the workers serving either, and
     the grading queue's failed jobs; read only (no cleanup)."""
     try:
         connection = redis_connection()
         queue = grading_queue(connection)
-        verifications = verification_queue(connection)
+        background = background_queue(connection)
         workers = {
             worker.name: _worker_info(worker)
-            for served in (queue, verifications)
+            for served in (queue, background)
             for worker in Worker.all(queue=served)
         }
         health = RedisHealth(
             answers=True,
             registries=_registries(queue),
-            verification_registries=_registries(verifications),
+            background_registries=_registries(background),
             workers=sorted(workers.values(), key=lambda w: w.name),
-            failed_jobs=_failed_jobs(queue) + _failed_jobs(verifications),
+            failed_jobs=_failed_jobs(queue) + _failed_jobs(background),
         )
     except RedisError as exc:
         return RedisHealth(answers=False, problem=str(exc) or exc.__class__.__name__)

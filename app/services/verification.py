@@ -14,7 +14,7 @@ The outcome lives on ``ChallengeVersion.verification``::
      "reference_metrics": {check_id: {"name", "value", "unit"}},   # read by the report pages
      "starter_metrics": {check_id: {"name", "value", "unit"}}}
 
-Jobs go on the background queue (app/queue.py), served by the Procfile's ``verifier`` process,
+Jobs go on the background queue (app/queue.py), served by the Procfile's ``background`` process,
 so candidates never wait behind a verification.
 """
 
@@ -27,7 +27,6 @@ from typing import Any
 from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job
 from sqlalchemy import select, update
@@ -65,10 +64,6 @@ class VerificationBusy(RuntimeError):
     """This version's verification is already queued or running."""
 
 
-def verification_queue(connection: Redis | None = None) -> Queue:
-    return background_queue(connection)
-
-
 def job_timeout(version: ChallengeVersion, runs: int) -> int:
     """Enough for every subject's every run to use its whole wall-clock limit (the subjects:
     the starter, the reference and each fix)."""
@@ -94,7 +89,7 @@ def request_verification(version: ChallengeVersion, runs: int = 1) -> None:
             old_job.delete()
         version.verification = {"state": "queued", "runs": runs, "queued_at": _now_iso()}
         db.session.commit()
-        verification_queue(connection).enqueue_call(
+        background_queue(connection).enqueue_call(
             "app.tasks.verify_version",
             args=(version.id, runs),
             job_id=job_id,
@@ -117,12 +112,12 @@ def request_verification(version: ChallengeVersion, runs: int = 1) -> None:
 
 
 def request_missing_verifications() -> tuple[int, str | None]:
-    """Queue one run for each library version never verified, so the reference's figures get
+    """Queue one run for each folder version never verified, so the reference's figures get
     measured on a new deployment. Best effort: returns (how many were queued, the reason it
     stopped early or None)."""
     versions = db.session.scalars(
         select(ChallengeVersion)
-        .where(ChallengeVersion.source == VersionSource.LIBRARY)
+        .where(ChallengeVersion.source == VersionSource.FOLDER)
         .order_by(ChallengeVersion.slug, ChallengeVersion.id)
     ).all()
     queued = 0

@@ -99,16 +99,15 @@ def invite(web_app):
 
 @pytest.fixture
 def run_worker(web_app):
-    """Drain the grading queue, then the verification queue, with a real RQ worker in this
+    """Drain the grading queue, then the background queue, with a real RQ worker in this
     process (burst mode), in the order the Procfile's worker serves them."""
     from rq import SimpleWorker
 
-    from app.queue import grading_queue, redis_connection
-    from app.services.verification import verification_queue
+    from app.queue import background_queue, grading_queue, redis_connection
 
     def drain() -> None:
         connection = redis_connection()
-        queues = [grading_queue(connection), verification_queue(connection)]
+        queues = [grading_queue(connection), background_queue(connection)]
         SimpleWorker(queues, connection=connection).work(burst=True)
 
     return drain

@@ -19,15 +19,11 @@ from app.models import (
     Submission,
     VersionStatus,
 )
+from app.queue import background_queue, job_id_for_version
 from app.services import library as library_service
 from app.services.library import LibraryRefused, current_versions
 from app.services.uploads import load_upload, store_upload
-from app.services.verification import (
-    job_id_for_version,
-    progress_writer,
-    reconcile_verifications,
-    verification_queue,
-)
+from app.services.verification import progress_writer, reconcile_verifications
 
 from .conftest import log_in
 
@@ -47,7 +43,7 @@ HOSTILE_BRIEF = """# Totals are short
 @pytest.fixture(autouse=True)
 def _clean_verify_queue(web_app):
     yield
-    verification_queue().delete(delete_jobs=True)
+    background_queue().delete(delete_jobs=True)
 
 
 @pytest.fixture
@@ -118,7 +114,7 @@ def test_library_lists_every_version_with_status_source_verification_and_use(
     assert "trivial-sum" in page and "inline-sum" in page
     assert "Sync from challenges/" in page
     trivial_row = page.split(f'data-version-id="{trivial_sum().id}"')[1].split("</tr>")[0]
-    assert "published" in trivial_row and "library" in trivial_row
+    assert "published" in trivial_row and "folder" in trivial_row
     assert "not verified" in trivial_row
     assert "1 assessment<br>0 submissions" in trivial_row
     inline = db.session.scalar(
@@ -137,10 +133,10 @@ def test_sync_button_reports_counts_and_queues_verification_once(admin_client):
     assert "Verification queued for 1 version(s) never verified." in page
     version = reload(trivial_sum())
     assert version.verification_state == "queued"
-    assert Job.fetch(job_id_for_version(version.id), connection=verification_queue().connection)
+    assert Job.fetch(job_id_for_version(version.id), connection=background_queue().connection)
     again = text(admin_client.post("/admin/library/sync", follow_redirects=True))
     assert "Verification queued" not in again
-    assert verification_queue().count == 1
+    assert background_queue().count == 1
 
 
 def test_flask_sync_queues_verification_for_versions_never_verified(web_app):
@@ -149,10 +145,10 @@ def test_flask_sync_queues_verification_for_versions_never_verified(web_app):
     assert result.exit_code == 0, result.output
     assert "verification queued for 1 version(s)" in result.output
     assert reload(trivial_sum()).verification_state == "queued"
-    assert verification_queue().count == 1
+    assert background_queue().count == 1
     again = runner.invoke(args=["sync"])
     assert "verification queued" not in again.output
-    assert verification_queue().count == 1
+    assert background_queue().count == 1
 
 
 def test_flask_sync_warns_and_goes_on_when_redis_is_down(web_app, monkeypatch):
@@ -173,11 +169,11 @@ def test_upload_queues_a_job_whose_timeout_scales_with_subjects_and_wall_limit(a
     version = db.session.scalar(
         select(ChallengeVersion).where(ChallengeVersion.slug == "inline-sum")
     )
-    job = Job.fetch(job_id_for_version(version.id), connection=verification_queue().connection)
+    job = Job.fetch(job_id_for_version(version.id), connection=background_queue().connection)
     assert job.func_name == "app.tasks.verify_version"
     assert job.args == (version.id, 1)
-    assert job.origin == verification_queue().name
-    assert verification_queue().name.endswith("-verify")
+    assert job.origin == background_queue().name
+    assert background_queue().name.endswith("-background")
     # starter, reference, one sound and one wrong fix; 20 s wall limit each
     assert job.timeout == 4 * 1 * (20 + 30) + 120
     state = version.verification
@@ -188,7 +184,7 @@ def test_rerun_with_three_runs_scales_the_timeout_and_refuses_a_second_request(a
     version = draft(staff)
     response = admin_client.post(f"/admin/library/versions/{version.id}/verify", data={"runs": "3"})
     assert response.status_code == 302
-    job = Job.fetch(job_id_for_version(version.id), connection=verification_queue().connection)
+    job = Job.fetch(job_id_for_version(version.id), connection=background_queue().connection)
     assert job.args == (version.id, 3)
     assert job.timeout == 4 * 3 * (20 + 30) + 120
     queued_at = reload(version).verification["queued_at"]
@@ -196,7 +192,7 @@ def test_rerun_with_three_runs_scales_the_timeout_and_refuses_a_second_request(a
     assert again.status_code == 409
     assert "already queued or running" in text(again)
     assert reload(version).verification == {"state": "queued", "runs": 3, "queued_at": queued_at}
-    assert verification_queue().count == 1
+    assert background_queue().count == 1
 
 
 @pytest.mark.parametrize("runs", ["0", "6", "many"])

@@ -12,7 +12,13 @@ from rq.registry import FailedJobRegistry
 
 from app.extensions import db
 from app.models import ChallengeVersion, Submission, utcnow
-from app.queue import enqueue_submission, grading_queue, job_id_for, redis_connection
+from app.queue import (
+    background_queue,
+    enqueue_submission,
+    grading_queue,
+    job_id_for,
+    redis_connection,
+)
 from app.services.library import current_versions
 
 from .conftest import log_in
@@ -80,24 +86,26 @@ def test_counts_come_from_the_rows_and_the_registries_from_redis(client, staff, 
     assert "data-redis-down hidden" in page
 
 
-def test_waiting_verifications_and_the_verifier_are_shown_beside_grading(client, staff, web_app):
-    from app.services.verification import request_verification, verification_queue
+def test_waiting_verifications_and_the_background_worker_are_shown_beside_grading(
+    client, staff, web_app
+):
+    from app.services.verification import request_verification
 
     request_verification(current_versions()[0])
     connection = redis_connection()
-    verifier = Worker([verification_queue(connection)], connection=connection, name="verifier-t")
-    verifier.register_birth()
+    background = Worker([background_queue(connection)], connection=connection, name="background-t")
+    background.register_birth()
     try:
         log_in(client, staff.admin)
         redis = client.get("/admin/queue.json").get_json()["redis"]
-        assert redis["verification_registries"]["queued"] == 1
+        assert redis["background_registries"]["queued"] == 1
         assert redis["registries"]["queued"] == 0
-        assert [w["name"] for w in redis["workers"]] == ["verifier-t"]
+        assert [w["name"] for w in redis["workers"]] == ["background-t"]
         page = client.get("/admin/queue").get_data(as_text=True)
-        assert 'data-field="redis.verification_registries.queued">1<' in page
+        assert 'data-field="redis.background_registries.queued">1<' in page
     finally:
-        verifier.register_death()
-        verification_queue(connection).delete(delete_jobs=True)
+        background.register_death()
+        background_queue(connection).delete(delete_jobs=True)
 
 
 def test_workers_listening_on_the_queue_are_listed(client, staff, web_app):

@@ -42,4 +42,4 @@ def test_upgrade_publishes_the_current_version_and_retires_older_ones(database_u
                 text("SELECT version, status, source FROM challenge_versions ORDER BY version")
             ).all()
         db.engine.dispose()
-    assert [tuple(row) for row in rows] == [(1, "retired", "library"), (2, "published", "library")]
+    assert [tuple(row) for row in rows] == [(1, "retired", "folder"), (2, "published", "folder")]

@@ -213,7 +213,7 @@ def test_latest_submits_are_regraded_beside_untouched_originals(
         [graded["ann_fix"].id, graded["bo_fix"].id]
     )
     assert all(r.status == "queued" and r.challenge_version_id == v2.id for r in regrades)
-    # The verifier's background queue, so candidates grading meanwhile never wait behind it.
+    # The background queue, so candidates grading meanwhile never wait behind it.
     assert background_queue().get_job_ids() == [job_id_for(r) for r in regrades]
     assert grading_queue().get_job_ids() == []
     progress = client.get(f"/admin/regrades/{batch.id}.json").get_json()

@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import ChallengeVersion, VersionSource, VersionStatus
+from app.queue import background_queue
 from app.services.uploads import UploadRefused, load_upload
-from app.services.verification import verification_queue
 
 from ..conftest import FIXTURE_CHALLENGES
 from .conftest import log_in
@@ -33,7 +33,7 @@ MIB = 1024 * 1024
 @pytest.fixture(autouse=True)
 def _clean_verify_queue(web_app):
     yield
-    verification_queue().delete(delete_jobs=True)
+    background_queue().delete(delete_jobs=True)
 
 
 @pytest.fixture
@@ -243,7 +243,7 @@ def test_hostile_upload_is_refused_with_its_reason_and_stores_nothing(admin_clie
     name, build, reason = HOSTILE[case]
     data = build()
     before = version_count()
-    queued_before = verification_queue().count
+    queued_before = background_queue().count
     started = time.monotonic()
     response = upload(admin_client, name, data)
     elapsed = time.monotonic() - started
@@ -253,7 +253,7 @@ def test_hostile_upload_is_refused_with_its_reason_and_stores_nothing(admin_clie
     assert elapsed < 10, f"{case} took {elapsed:.1f} s to refuse"
     db.session.expire_all()
     assert version_count() == before
-    assert verification_queue().count == queued_before
+    assert background_queue().count == queued_before
     assert not Path("/tmp/faultline-pwned").exists()
 
 
@@ -307,7 +307,7 @@ def test_single_yaml_upload_becomes_a_draft_and_requests_verification(admin_clie
     assert version.created_by_id == staff.admin.id
     assert version.payload["source"] == "inline-sum.yaml"
     assert version.verification_state == "queued"
-    assert verification_queue().count == 1
+    assert background_queue().count == 1
 
 
 def test_zip_of_a_folder_with_a_top_level_folder_is_stored_as_a_new_version(admin_client, tmp_path):

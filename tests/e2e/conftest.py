@@ -49,7 +49,7 @@ class Stack:
 
 def worker_queues(queue: str) -> list[str]:
     """One worker for the tests serves both of the Procfile's queues: grading first."""
-    return [queue, f"{queue}-verify"]
+    return [queue, f"{queue}-background"]
 
 
 @pytest.fixture
