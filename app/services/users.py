@@ -22,8 +22,7 @@ def create_user(email: str, name: str, role: str, password: str) -> User:
     email = email.strip().lower()
     if "@" not in email:
         raise AccountError(f"{email!r} is not an email address")
-    if role not in {r.value for r in Role}:
-        raise AccountError(f"role must be one of: {', '.join(r.value for r in Role)}")
+    _require_role(role)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
     if db.session.scalar(select(User).where(func.lower(User.email) == email)) is not None:
@@ -59,8 +58,7 @@ def set_active(user: User, active: bool, *, acting: User | None = None) -> User:
 
 def set_role(user: User, role: str, *, acting: User | None = None) -> User:
     """Make ``user`` an interviewer or an admin; the last active admin cannot stop being one."""
-    if role not in {r.value for r in Role}:
-        raise AccountError(f"role must be one of: {', '.join(r.value for r in Role)}")
+    _require_role(role)
     _refuse_lockout(user, active=user.active, role=role, acting=acting)
     user.role = role
     db.session.commit()
@@ -69,6 +67,11 @@ def set_role(user: User, role: str, *, acting: User | None = None) -> User:
 
 def active_admin_count() -> int:
     return len(_active_admin_ids())
+
+
+def _require_role(role: str) -> None:
+    if role not in {r.value for r in Role}:
+        raise AccountError(f"role must be one of: {', '.join(r.value for r in Role)}")
 
 
 def _refuse_lockout(user: User, *, active: bool, role: str, acting: User | None) -> None:

@@ -195,49 +195,52 @@ def reverify(version_id: int):
     return redirect(url_for("admin.version", version_id=version.id))
 
 
+def _change_version(version_id: int, change, refused: str, done: str, then: str):
+    """Apply one of the library service's changes to a version: its refusal (``refused`` says
+    what did not happen) re-renders the version's page with a 409; success flashes ``done``
+    (formatted with the version's label) and goes to the ``then`` endpoint."""
+    version = db.get_or_404(ChallengeVersion, version_id)
+    label = f"{version.slug} v{version.version}"
+    try:
+        change(version)
+    except LibraryRefused as exc:
+        return _version_page(version, f"{refused}: {exc}.", 409)
+    db.session.commit()
+    flash(done.format(label=label), "info")
+    if then == "admin.version":
+        return redirect(url_for(then, version_id=version_id))
+    return redirect(url_for(then))
+
+
 @bp.post("/library/versions/<int:version_id>/publish")
 def publish(version_id: int):
-    version = db.get_or_404(ChallengeVersion, version_id)
-    try:
-        library_service.publish(version)
-    except LibraryRefused as exc:
-        return _version_page(version, f"Not published: {exc}.", 409)
-    db.session.commit()
-    flash(
-        f"Published {version.slug} v{version.version}: new assessments use it. Any previously "
-        "published version was retired; its assessments and submissions keep it.",
-        "info",
+    return _change_version(
+        version_id,
+        library_service.publish,
+        "Not published",
+        "Published {label}: new assessments use it. Any previously published version was "
+        "retired; its assessments and submissions keep it.",
+        "admin.version",
     )
-    return redirect(url_for("admin.version", version_id=version.id))
 
 
 @bp.post("/library/versions/<int:version_id>/retire")
 def retire(version_id: int):
-    version = db.get_or_404(ChallengeVersion, version_id)
-    try:
-        library_service.retire(version)
-    except LibraryRefused as exc:
-        return _version_page(version, f"Not retired: {exc}.", 409)
-    db.session.commit()
-    flash(
-        f"Retired {version.slug} v{version.version}: it is offered for new assessments no more; "
-        "existing assessments and submissions keep it.",
-        "info",
+    return _change_version(
+        version_id,
+        library_service.retire,
+        "Not retired",
+        "Retired {label}: it is offered for new assessments no more; existing assessments and "
+        "submissions keep it.",
+        "admin.version",
     )
-    return redirect(url_for("admin.version", version_id=version.id))
 
 
 @bp.post("/library/versions/<int:version_id>/delete")
 def delete(version_id: int):
-    version = db.get_or_404(ChallengeVersion, version_id)
-    label = f"{version.slug} v{version.version}"
-    try:
-        library_service.delete(version)
-    except LibraryRefused as exc:
-        return _version_page(version, f"Not deleted: {exc}.", 409)
-    db.session.commit()
-    flash(f"Deleted {label}.", "info")
-    return redirect(url_for("admin.library"))
+    return _change_version(
+        version_id, library_service.delete, "Not deleted", "Deleted {label}.", "admin.library"
+    )
 
 
 @bp.get("/library/versions/<int:version_id>/preview")

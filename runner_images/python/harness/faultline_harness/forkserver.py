@@ -30,8 +30,7 @@ import sys
 import threading
 
 from faultline_harness import host as _host
-from faultline_harness.hosts import HOST_UIDS
-from faultline_harness.processes import limit_process
+from faultline_harness.processes import HOST_UIDS, limit_process
 
 HOST_FD = 3
 READY = b'{"ready": true}'

@@ -34,9 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from faultline_harness.processes import base_environment, limit_process
+from faultline_harness.processes import HOST_UIDS, base_environment, limit_process
 
-HOST_UIDS = range(100_000, 165_536)
 SAMPLE_SECONDS = 0.005
 SCRATCH_MOUNTS = ("/tmp", "/dev/shm")
 

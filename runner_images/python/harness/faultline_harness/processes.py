@@ -5,6 +5,8 @@ from __future__ import annotations
 import resource
 
 FILE_SIZE_LIMIT = 64 * 1024 * 1024
+HOST_UIDS = range(100_000, 165_536)
+"""Each host runs as a fresh uid drawn from here, owning nothing in the container."""
 
 
 def limit_process(pids: int | None) -> None:
