@@ -14,7 +14,15 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 MAX_FILE_BYTES = 512 * 1024
 MAX_FILES_PER_SET = 64
@@ -113,6 +121,23 @@ class Fixes(_Strict):
     wrong: list[WrongFix] = []
 
 
+class Promise(_Strict):
+    """One thing the brief promises "fixed" means (or a constraint it sets), and the checks that
+    fail when a fix breaks it, at the scale the brief names."""
+
+    promise: str = Field(min_length=3, max_length=300)
+    checks: list[str] = Field(min_length=1)
+    scale: str | None = Field(None, max_length=200)
+
+
+class EquivalentMutant(_Strict):
+    """A mutant of the reference that behaves as the reference does, so no check can kill it
+    (``flask challenges mutate`` prints the id)."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_./-]+\.py:[A-Za-z_]+:[0-9a-f]{8}$")
+    reason: str = Field(min_length=10, max_length=300)
+
+
 class ChallengeSpec(_Strict):
     id: str = Field(pattern=SLUG)
     version: int = Field(ge=1)
@@ -134,9 +159,13 @@ class ChallengeSpec(_Strict):
     process of its own (trusted verdicts). ``in-process``: hidden tests import the candidate's
     code into the test process; kept for challenges not yet ported, their verdicts can be forged."""
     fixes: Fixes = Fixes()
+    promises: list[Promise] = []
+    """Required for a challenge loaded from a folder or an upload; versions stored before
+    promises existed have none."""
+    equivalent_mutants: list[EquivalentMutant] = []
 
     @model_validator(mode="after")
-    def _consistent(self) -> ChallengeSpec:
+    def _consistent(self, info: ValidationInfo) -> ChallengeSpec:
         paths = [entry.path for entry in self.files]
         if len(set(paths)) != len(paths):
             raise ValueError("files: a path is listed twice")
@@ -157,7 +186,33 @@ class ChallengeSpec(_Strict):
             unknown = sorted(set(fix.fails) - set(ids))
             if unknown:
                 raise ValueError(f"fixes.wrong[{index}].fails: unknown check ids {unknown}")
+        stored = bool(info.context and info.context.get("stored"))
+        if not stored or self.promises:
+            self._promises_cover(ids)
+        mutant_ids = [m.id for m in self.equivalent_mutants]
+        if len(set(mutant_ids)) != len(mutant_ids):
+            raise ValueError("equivalent_mutants: a mutant is listed twice")
         return self
+
+    def _promises_cover(self, check_ids: list[str]) -> None:
+        """Every promise names checks that exist, and every check keeps at least one promise."""
+        if not self.promises:
+            raise ValueError(
+                "promises: list what the brief promises and the checks that catch each promise "
+                "broken (see docs/challenge-format.md)"
+            )
+        covered: set[str] = set()
+        for index, promise in enumerate(self.promises):
+            unknown = sorted(set(promise.checks) - set(check_ids))
+            if unknown:
+                raise ValueError(f"promises[{index}].checks: unknown check ids {unknown}")
+            covered.update(promise.checks)
+        orphans = [check_id for check_id in check_ids if check_id not in covered]
+        if orphans:
+            raise ValueError(
+                f"promises: checks {orphans} keep no promise of the brief; name the promise each "
+                "one guards, or drop the check"
+            )
 
     @property
     def editable_paths(self) -> list[str]:
@@ -325,12 +380,16 @@ def _resolve(spec: ChallengeSpec, source: str, folder: Path | None) -> Challenge
     return _with_hash(challenge)
 
 
+_ADDED_LATER = {"grading": "in-process", "promises": [], "equivalent_mutants": []}
+
+
 def _with_hash(challenge: Challenge) -> Challenge:
     spec = challenge.spec.model_dump(mode="json")
-    if spec.get("grading") == "in-process":
-        # Versions stored before judged grading existed have no ``grading`` and are in-process:
-        # leaving the field out of their hash keeps their stored hashes valid.
-        del spec["grading"]
+    for name, absent in _ADDED_LATER.items():
+        # Versions stored before a field existed were hashed without it: leaving the field out
+        # while it has the value those versions mean keeps their stored hashes valid.
+        if spec.get(name) == absent:
+            del spec[name]
     payload = {
         "spec": spec,
         "brief": challenge.brief,
@@ -442,7 +501,9 @@ def challenge_from_payload(payload: dict) -> Challenge:
     """Rebuild a challenge stored with :func:`challenge_to_payload`; the hash must still match."""
     challenge = _with_hash(
         Challenge(
-            spec=ChallengeSpec.model_validate({"grading": "in-process", **payload["spec"]}),
+            spec=ChallengeSpec.model_validate(
+                {"grading": "in-process", **payload["spec"]}, context={"stored": True}
+            ),
             source=payload["source"],
             brief=payload["brief"],
             interviewer_notes=payload["interviewer_notes"],

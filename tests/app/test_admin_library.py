@@ -437,6 +437,15 @@ def test_preview_shows_the_candidate_view_then_staff_only_details(admin_client, 
     assert "/api/v1" not in page and 'id="submit-button"' not in page
 
 
+def test_preview_lists_what_the_brief_promises_for_staff_only(admin_client, staff):
+    version = draft(staff)
+    page = text(admin_client.get(f"/admin/library/versions/{version.id}/preview"))
+    candidate, staff_only = page.split("Only staff see")
+    promise = "<tr><td>total() of no items is still zero</td><td>—</td>"
+    assert promise in staff_only and "<code>empty-is-zero</code></td></tr>" in staff_only
+    assert "total() of no items is still zero" not in candidate
+
+
 def test_version_page_shows_facts_actions_and_why_publishing_waits(admin_client, staff):
     version = draft(staff)
     response = admin_client.get(f"/admin/library/versions/{version.id}")

@@ -143,6 +143,8 @@ tests:
 checks:
   - {id: returns-two, title: f returns two, category: correctness, weight: 1,
      test: "test_h.py::test_h", role: detects_bug}
+promises:
+  - {promise: f returns two, checks: [returns-two]}
 """
     challenge = load_challenge_text(text, "upload.yaml")
     assert challenge.solution == {"app.py": "def f():\n    return 2\n"}
@@ -219,3 +221,64 @@ def test_grading_defaults_to_judged_and_rejects_unknown_values(trivial_challenge
     data["grading"] = "trusted"
     with pytest.raises(ValueError, match="grading"):
         ChallengeSpec.model_validate(data)
+
+
+PROMISES = """promises:
+  - promise: total() returns the sum of every item it is given
+    checks: [sums-correctly]
+  - promise: total() of no items is still zero
+    checks: [empty-is-zero]
+"""
+
+
+def test_a_challenge_without_promises_is_refused_with_the_reason(challenge_copy):
+    _edit_yaml(challenge_copy, PROMISES, "")
+    with pytest.raises(ChallengeError, match="promises: list what the brief promises"):
+        load_challenge(challenge_copy)
+
+
+def test_a_check_that_keeps_no_promise_is_named(challenge_copy):
+    _edit_yaml(
+        challenge_copy,
+        "  - promise: total() of no items is still zero\n    checks: [empty-is-zero]\n",
+        "",
+    )
+    with pytest.raises(ChallengeError, match=r"checks \['empty-is-zero'\] keep no promise"):
+        load_challenge(challenge_copy)
+
+
+def test_a_promise_naming_an_unknown_check_is_named(challenge_copy):
+    _edit_yaml(challenge_copy, "checks: [empty-is-zero]", "checks: [empty-is-zero, is-fast]")
+    with pytest.raises(
+        ChallengeError, match=r"promises\[1\]\.checks: unknown check ids \['is-fast'\]"
+    ):
+        load_challenge(challenge_copy)
+
+
+def test_equivalent_mutants_need_a_mutant_id_and_a_reason(challenge_copy):
+    with (challenge_copy / "challenge.yaml").open("a") as handle:
+        handle.write(
+            "equivalent_mutants:\n  - {id: 'calc.py:NumberReplacer:0123abcd', reason: ok}\n"
+        )
+    with pytest.raises(ChallengeError, match=r"equivalent_mutants\[0\]\.reason"):
+        load_challenge(challenge_copy)
+    _edit_yaml(challenge_copy, "reason: ok", "reason: a length is never negative")
+    _edit_yaml(challenge_copy, "calc.py:NumberReplacer:0123abcd", "calc.py line 3")
+    with pytest.raises(ChallengeError, match=r"equivalent_mutants\[0\]\.id"):
+        load_challenge(challenge_copy)
+
+
+def test_a_version_stored_before_promises_loads_with_its_hash(trivial_challenge):
+    """Payloads stored before ``promises`` and ``equivalent_mutants`` existed have neither, and
+    the hash they were stored with still matches."""
+    import dataclasses
+
+    from grader.spec import _with_hash, challenge_from_payload, challenge_to_payload
+
+    spec = trivial_challenge.spec.model_copy(update={"promises": []})
+    legacy = _with_hash(dataclasses.replace(trivial_challenge, spec=spec))
+    payload = challenge_to_payload(legacy)
+    del payload["spec"]["promises"], payload["spec"]["equivalent_mutants"]
+    loaded = challenge_from_payload(payload)
+    assert loaded.spec.promises == []
+    assert loaded.content_hash == legacy.content_hash

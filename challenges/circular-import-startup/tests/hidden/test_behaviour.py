@@ -49,6 +49,11 @@ def test_service_creates_and_finds_users(shop: Shop):
     assert fields == (1, "Ana Souza", "ana.souza@example.com", True), (
         f"create() returned {inspect.show(ana)}"
     )
+    domain = _call("the created user's email_domain", lambda: ana.email_domain.get())
+    assert domain == "example.com", (
+        f"User.email_domain of {inspect.show(ana)} is {inspect.show(domain)}, "
+        "expected 'example.com'"
+    )
     bo = _call(
         "UserService().create('Bo Lindqvist', 'bo@example.org')",
         lambda: users.create("Bo Lindqvist", "bo@example.org"),
@@ -62,6 +67,8 @@ def test_service_creates_and_finds_users(shop: Shop):
     assert inspect.same(found, ana), "lookup by email ignores case"
     nobody = _call("find_by_email(...)", lambda: users.find_by_email("nobody@example.com"))
     assert nobody is None, f"find_by_email('nobody@example.com') returned {inspect.show(nobody)}"
+    unknown_id = _call("builtins.KeyError", lambda: inspect.attr(inspect.builtins, "KeyError"))
+    _raises(shop, "get(99)", "KeyError", unknown_id, users.get.get(), 99)
 
     create = users.create.get()
     already = _call("shop.services.EmailAlreadyRegistered", services.EmailAlreadyRegistered.get)

@@ -8,7 +8,8 @@ import pytest
 from hidden_support import Bulk, bulk_manifest
 from import_host import SharedFolder
 
-BULK_LINES = 21_000  # test_throughput.MAX_LINES, test_memory's largest import
+BULK_LINES = 21_000  # made up front: test_throughput.MAX_LINES; test_memory's larger
+# imports (test_memory.FAST) make the lines past these when they first need them
 
 
 @pytest.fixture(scope="session")

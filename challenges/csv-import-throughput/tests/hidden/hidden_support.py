@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -311,31 +312,42 @@ def table_problems(
 
 @dataclass
 class Bulk:
-    """A large nightly manifest (mostly valid lines), as CSV text lines without the header."""
+    """A large nightly manifest (mostly valid lines), as CSV text lines without the header.
+
+    The lines past those made up front are generated when a check first asks for them, so a
+    check that imports no more than that does not pay for the largest manifest.
+    """
 
     lines: list[str]
     header: str
+    more: Iterator[str] | None = None  # the manifest's further lines, in order
+
+    def _have(self, count: int) -> list[str]:
+        if count > len(self.lines) and self.more is not None:
+            self.lines.extend(itertools.islice(self.more, count - len(self.lines)))
+        if count > len(self.lines):
+            raise ValueError(f"the bulk manifest has {len(self.lines):,} lines, not {count:,}")
+        return self.lines[:count]
 
     def text(self, count: int) -> str:
         """The header and the first ``count`` lines."""
-        return self.header + "".join(self.lines[:count])
+        return self.header + "".join(self._have(count))
 
     def inserted(self, count: int) -> int:
         """Rows a correct import of the first ``count`` lines adds to an empty table."""
         seen: set[str] = set()
-        for text in self.lines[:count]:
+        for text in self._have(count):
             shipment_id, email, _ = text.split(",", 2)
             if "@" in email:
                 seen.add(shipment_id)
         return len(seen)
 
 
-def bulk_manifest(count: int, seed: int = 2024) -> Bulk:
-    """``count`` lines: ~2% with a broken e-mail address, ~2% re-sent shipments."""
+def _bulk_lines(seed: int) -> Iterator[str]:
+    """Endless manifest lines: ~2% with a broken e-mail address, ~2% re-sent shipments."""
     rng = random.Random(seed)
-    lines: list[str] = []
     offsets = ["+02:00", "+01:00", "Z", "-05:00"]
-    for number in range(count):
+    for number in itertools.count():
         shipment_id = 40_000_000 + number
         if number > 100 and rng.random() < 0.02:
             shipment_id = 40_000_000 + rng.randrange(number)
@@ -346,8 +358,14 @@ def bulk_manifest(count: int, seed: int = 2024) -> Bulk:
         grams = rng.randint(1, 30_000)
         hour, minute, second = rng.randrange(24), rng.randrange(60), rng.randrange(60)
         stamp = f"2024-04-{rng.randint(29, 30)}T{hour:02d}:{minute:02d}:{second:02d}"
-        lines.append(
+        yield (
             f"{shipment_id},{email},{kg(grams)},{stamp}{rng.choice(offsets)},"
             f"{rng.choice(COUNTRIES)}\r\n"
         )
-    return Bulk(lines=lines, header=",".join(HEADER) + "\r\n")
+
+
+def bulk_manifest(count: int, seed: int = 2024) -> Bulk:
+    """A bulk manifest with ``count`` lines made now; more are made when asked for."""
+    more = _bulk_lines(seed)
+    lines = list(itertools.islice(more, count))
+    return Bulk(lines=lines, header=",".join(HEADER) + "\r\n", more=more)

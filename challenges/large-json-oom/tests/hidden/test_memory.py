@@ -5,6 +5,13 @@ host's memory is the harness's figure for every process of its uid, sampled from
 process, an mmap or a buffer in C all count). The peak is taken over the call, above the host's
 memory at rest just before it (module imported, a one-record export summarized). The starter is
 measured the same way, in its own host, in this run, and closed before the candidate's turn.
+
+The brief promises memory that does not depend on the export's size, for exports of 2 GB; the
+sandbox holds 28 MB. So the candidate's code also summarizes a third of it (the same records,
+fewer of them: still well above any read buffer a streaming fix would use), measured the same way
+in a fresh host of its own: the peak may not grow between the two by more than a measurement's
+noise. Memory kept per record (a list of amounts, a set of ids) is small at 28 MB, but it is the
+difference between the two exports, and at 2 GB it is hundreds of MB.
 """
 
 from __future__ import annotations
@@ -17,7 +24,13 @@ from hidden_support import META, describe_difference, run_seed, write_big_vendor
 from settlement_host import Settlement
 
 EXPORT_MB = 28  # the sandbox's scratch space is small; production exports reach several GB
+SMALL_EXPORT_MB = EXPORT_MB / 3  # the same records, a third of them, summarized first
 GROWTH_LIMIT_MB = 16.0  # peak memory over the call, above the host's memory at rest before it
+# How much more the peak may grow for the whole export than for a third of it: noise only. A
+# streaming fix needs the same memory for both (its buffers are smaller than either export);
+# keeping ~36 bytes per record (a list of amounts) shows about 2.5 MB.
+SIZE_GROWTH_LIMIT_MB = 1.2
+PRODUCTION_MB = 2048  # the brief's scale: a 2 GB export
 # Memory the host already holds at rest, above the starter's at the same point: held back before
 # the call and released during it, it would hide part of the call's peak.
 RESTING_LIMIT_MB = 32.0
@@ -50,17 +63,25 @@ def _measure(host: HostClient, tiny: str, big: str) -> Measured:
     return Measured(before["rss"] / MB, after["peak"] / MB, outcome.summary, outcome.error)
 
 
-def test_peak_memory_does_not_grow_with_the_export(evidence, candidate, starter, exports):
+def test_peak_memory_does_not_grow_with_the_export(evidence, candidate, starter, hosts, exports):
     tiny = exports.write("tiny.json", write_vendor, [_one_record()], META)
     big_path = exports.path(f"{META['batch_id']}-big.json")
+    small_path = exports.path(f"{META['batch_id']}-small.json")
     try:
         expected, size_mb = write_big_vendor(big_path, EXPORT_MB, seed=run_seed(5))
         big = exports.seal(big_path)
         baseline = _measure(starter, tiny, big)
         starter.close()  # its memory is released before the candidate's turn
+        small_expected, small_mb = write_big_vendor(small_path, SMALL_EXPORT_MB, seed=run_seed(5))
+        small_host = hosts.candidate()  # fresh, so that neither run inherits the other's memory
+        try:
+            small_run = _measure(small_host, tiny, exports.seal(small_path))
+        finally:
+            small_host.close()
         run = _measure(candidate, tiny, big)
     finally:
         big_path.unlink(missing_ok=True)  # the scratch space counts against the sandbox's memory
+        small_path.unlink(missing_ok=True)
 
     starter_growth = baseline.growth_mb if baseline.summary is not None else None
     growth = run.growth_mb
@@ -82,6 +103,17 @@ def test_peak_memory_does_not_grow_with_the_export(evidence, candidate, starter,
         label="memory at rest before the export, above the starter's",
     )
     evidence.metric("export_mb", size_mb, unit="MB", label="size of the large export")
+    size_growth = growth - small_run.growth_mb
+    evidence.metric(
+        "growth_with_export_size_mb",
+        size_growth,
+        unit="MB",
+        limit=SIZE_GROWTH_LIMIT_MB,
+        label=(
+            f"peak memory growth for the {size_mb:.0f} MB export above that for a "
+            f"{small_mb:.0f} MB one"
+        ),
+    )
     if starter_growth is None:
         evidence.suspect(
             f"memory-bounded: the starter could not summarize the export in this run "
@@ -108,6 +140,21 @@ def test_peak_memory_does_not_grow_with_the_export(evidence, candidate, starter,
     assert run.summary == expected, (
         f"wrong summary for the {size_mb:.0f} MB export: "
         + describe_difference(run.summary, expected)
+    )
+    assert small_run.summary is not None, (
+        f"summarizing a {small_mb:.0f} MB export: {small_run.error}"
+    )
+    assert small_run.summary == small_expected, (
+        f"wrong summary for the {small_mb:.0f} MB export: "
+        + describe_difference(small_run.summary, small_expected)
+    )
+    per_mb = size_growth / (size_mb - small_mb)
+    assert size_growth <= SIZE_GROWTH_LIMIT_MB, (
+        f"peak memory grew {growth:.1f} MB for a {size_mb:.0f} MB export but "
+        f"{small_run.growth_mb:.1f} MB for a {small_mb:.0f} MB one with the same records: "
+        f"{size_growth:.1f} MB more (limit {SIZE_GROWTH_LIMIT_MB:g} MB). Memory that grows with "
+        f"the export, {per_mb * 1024:.0f} KB per MB, is about "
+        f"{per_mb * PRODUCTION_MB:.0f} MB more for a 2 GB export"
     )
 
 

@@ -12,16 +12,24 @@ from faultline_harness.judge import Remote
 from retry_driver import Bench, Outcome, call_provider, ok_body
 
 
-def _non_retryable(bench: Bench) -> dict[str, Remote]:
+def _non_retryable(bench: Bench) -> dict[str, tuple[Remote, dict]]:
+    """name -> (the error, the options of ``retry``)"""
     return {
-        "declined card (402)": bench.error(
-            "CardDeclined", "insufficient funds", decline_code="insufficient_funds"
+        "declined card (402)": (
+            bench.error("CardDeclined", "insufficient funds", decline_code="insufficient_funds"),
+            {},
         ),
-        "bad request (400)": bench.error("BadRequest", "no such card token: tok_missing"),
-        "conflict (409)": bench.error(
-            "PaymentError", "idempotency key reused with another amount", status=409
+        "bad request (400)": (bench.error("BadRequest", "no such card token: tok_missing"), {}),
+        "conflict (409)": (
+            bench.error("PaymentError", "idempotency key reused with another amount", status=409),
+            {},
         ),
-        "bug in our code (KeyError)": bench.error("KeyError", "amount"),
+        "bug in our code (KeyError)": (bench.error("KeyError", "amount"), {}),
+        # retry_on says what is retried: with only timeouts in it, a 503 is not.
+        "503 with retry_on=(Timeout,)": (
+            bench.error("ServiceUnavailable", "maintenance"),
+            {"retry_on": (bench.gateway_class("Timeout"),)},
+        ),
     }
 
 
@@ -29,8 +37,8 @@ def test_non_retryable_errors_are_raised_on_first_attempt(evidence, candidate, s
     def play(host) -> dict[str, tuple[bool, Outcome]]:
         bench = Bench(host)
         played = {}
-        for name, error in _non_retryable(bench).items():
-            outcome = call_provider(bench, [error])
+        for name, (error, options) in _non_retryable(bench).items():
+            outcome = call_provider(bench, [error], **options)
             played[name] = (
                 outcome.raised is not None and bench.same(outcome.raised, error),
                 outcome,
@@ -133,42 +141,60 @@ def test_gives_up_after_the_last_attempt_with_the_last_error(evidence, candidate
         pytest.fail("; ".join(problems))
 
 
-def test_retry_after_is_honoured(evidence, candidate, starter):
+def test_retry_after_is_honoured(evidence, candidate, starter, variant):
     options = {"attempts": 3, "base_delay": 0.5, "max_delay": 8.0}
     half = 0.5  # the jitter draw, fixed
+    # The backoff is 0.5 s before the first retry and 1 s before the second, so the jittered
+    # waits are within [0.25, 0.5] and [0.5, 1]. The wait is the larger of Retry-After and the
+    # jittered backoff: exactly Retry-After when it is at least the backoff (a jittered wait
+    # never exceeds its backoff), the jittered backoff when Retry-After is below half of it.
+    first_band, second_band = (0.25, 0.5), (0.5, 1.0)
+    # A Retry-After of 1 to 7.5 s, drawn per run (2 s is always tried)
+    drawn = variant.choice([quarters / 4 for quarters in range(4, 31) if quarters != 8])
 
-    def play(host) -> dict[str, tuple[Outcome, tuple[float, float] | None, bool]]:
-        # (outcome, (lowest, highest) allowed first wait) or None: give up at once; and whether
-        # a 429 was what it raised. The wait is at least Retry-After; on top of it, at most one
-        # backoff (0.5 s) is tolerated.
+    # name -> (first Retry-After, outcomes, [(lowest, highest) allowed for each wait] or None:
+    # give up at once)
+    Case = tuple[float, list, list[tuple[float, float]] | None]
+
+    def cases(limited, answer) -> dict[str, Case]:
+        return {
+            "429 with Retry-After 2": (2.0, [limited(2.0), answer], [(2.0, 2.0)]),
+            f"429 with Retry-After {drawn:g}": (drawn, [limited(drawn), answer], [(drawn, drawn)]),
+            "429 with Retry-After 0.1 (below the backoff)": (
+                0.1,
+                [limited(0.1), answer],
+                [first_band],
+            ),
+            "429 with Retry-After 3.5, then 429 without": (
+                3.5,
+                [limited(3.5), limited(), answer],
+                [(3.5, 3.5), second_band],
+            ),
+            "429 with Retry-After 8 (= max_delay)": (8.0, [limited(8.0), answer], [(8.0, 8.0)]),
+            "429 with Retry-After 30 (over max_delay=8)": (30.0, [limited(30.0)], None),
+        }
+
+    def play(host) -> dict[str, tuple[Outcome, list[tuple[float, float]] | None, bool, float]]:
+        # (outcome, allowed waits or None, whether a 429 was what it raised, Retry-After)
         bench = Bench(host)
 
         def limited(retry_after: float | None = None) -> Remote:
             return bench.error("RateLimited", retry_after=retry_after)
 
-        cases = {
-            "429 with Retry-After 2": ([limited(2.0), ok_body()], (2.0, 2.0 + 0.5)),
-            "429 with Retry-After 0.1": ([limited(0.1), ok_body()], (0.1, 0.1 + 0.5)),
-            "429 with Retry-After 3.5, then 429 without": (
-                [limited(3.5), limited(), ok_body()],
-                (3.5, 3.5 + 0.5),
-            ),
-            "429 with Retry-After 30 (over max_delay=8)": ([limited(30.0)], None),
-        }
         played = {}
-        for name, (outcomes, allowed) in cases.items():
+        for name, (retry_after, outcomes, allowed) in cases(limited, ok_body()).items():
             outcome = call_provider(bench, outcomes, random=lambda: half, **options)
             rate_limited = outcome.raised is not None and bench.is_instance(
                 outcome.raised, "RateLimited"
             )
-            played[name] = (outcome, allowed, rate_limited)
+            played[name] = (outcome, allowed, rate_limited, retry_after)
         return played
 
     def short_waits(played) -> int:
         return sum(
             1
-            for outcome, allowed, _ in played.values()
-            if allowed is not None and (not outcome.waits or outcome.waits[0] < allowed[0] - 1e-9)
+            for outcome, allowed, _, retry_after in played.values()
+            if allowed is not None and (not outcome.waits or outcome.waits[0] < retry_after - 1e-9)
         )
 
     before = play(starter)
@@ -186,26 +212,42 @@ def test_retry_after_is_honoured(evidence, candidate, starter):
             "retry-after-honoured: the starter waited out every Retry-After in this run (it "
             "ignores them); the measurement is not trusted"
         )
-    problems = []
-    for name, (outcome, allowed, rate_limited) in after.items():
-        if allowed is None:
-            if outcome.calls != 1 or outcome.waits or not rate_limited:
+
+    def wrong_cases(played) -> list[str]:
+        problems = []
+        for name, (outcome, allowed, rate_limited, _) in played.items():
+            if allowed is None:
+                if outcome.calls != 1 or outcome.waits or not rate_limited:
+                    problems.append(
+                        f"{name}: {outcome.describe()}; expected the 429 raised at once, no wait"
+                    )
+                continue
+            if outcome.result != ok_body() or len(outcome.waits) != len(allowed):
                 problems.append(
-                    f"{name}: {outcome.describe()}; expected the 429 raised at once, no wait"
+                    f"{name}: {outcome.describe()}; expected {len(allowed)} wait(s) and a "
+                    "retry that succeeds"
                 )
-            continue
-        low, high = allowed
-        if outcome.result != ok_body() or not outcome.waits:
-            problems.append(f"{name}: {outcome.describe()}; expected a retry that succeeds")
-        elif not low - 1e-9 <= outcome.waits[0] <= high + 1e-9:
-            problems.append(f"{name}: waited {outcome.waits[0]:.3g} s, expected {low:g}-{high:g} s")
-        elif name.endswith("then 429 without") and not (
-            len(outcome.waits) > 1 and 0.5 - 1e-9 <= outcome.waits[1] <= 1.0 + 1e-9
-        ):
-            problems.append(
-                f"{name}: {outcome.describe()}; expected the normal backoff (0.5-1 s) before "
-                "the third attempt once no Retry-After is sent"
-            )
+                continue
+            waits = zip(outcome.waits, allowed, strict=True)
+            for number, (wait, (low, high)) in enumerate(waits):
+                if not low - 1e-9 <= wait <= high + 1e-9:
+                    expected = f"{low:g} s" if low == high else f"{low:g}-{high:g} s"
+                    problems.append(
+                        f"{name}: wait {number + 1} was {wait:.4g} s, expected {expected} (the "
+                        "larger of Retry-After and the jittered backoff)"
+                    )
+                    break
+        return problems
+
+    problems = wrong_cases(after)
+    evidence.metric(
+        "retry_after_cases_wrong",
+        len(problems),
+        unit="cases",
+        limit=0,
+        starter=len(wrong_cases(before)),
+        label=f"Retry-After cases, of {len(after)}, whose waits break the policy",
+    )
     if problems:
         pytest.fail(
             f"{len(problems)} of {len(after)} Retry-After cases wrong: " + "; ".join(problems)

@@ -113,32 +113,63 @@ def read_table(folder: Path) -> Table:
 
     Call it once the host is closed: no process of the subject's can change the files then.
     """
+    table, _ = _read(folder, "SELECT id, username, display_name FROM accounts ORDER BY id")
+    return table
+
+
+@dataclass
+class Stored:
+    """The ``accounts`` table's columns and each row's ``(username, created_at)``, as stored."""
+
+    columns: list[str] = field(default_factory=list)
+    created: list[tuple[Any, Any]] = field(default_factory=list)
+    problem: str = ""
+
+
+def read_created(folder: Path) -> Stored:
+    """The columns of ``accounts`` and every row's ``created_at`` (read like :func:`read_table`:
+    from the judge's own copy, once the host is closed). ``created_at`` comes as SQLite stores
+    it: SQLAlchemy's ``DateTime`` is ISO text there."""
+    table, columns = _read(
+        folder, "SELECT username, created_at FROM accounts ORDER BY id", columns=True
+    )
+    if table.problem:
+        return Stored(columns=columns, problem=table.problem)
+    return Stored(columns=columns, created=[(row[0], row[1]) for row in table.rows])
+
+
+def _read(folder: Path, query: str, columns: bool = False) -> tuple[Table, list[str]]:
+    """The rows of ``query`` (and, with ``columns``, the column names of ``accounts``) on the
+    judge's own copy of the database in ``folder``."""
+    names: list[str] = []
     private = Path(tempfile.mkdtemp())  # the judge's TMPDIR: no other uid can reach it
     try:
         try:
             for suffix in ("", "-wal", "-shm"):
                 _copy_regular(folder / (DB_NAME + suffix), private / (DB_NAME + suffix), suffix)
         except FileNotFoundError:
-            return Table(problem="the service left no database file")
+            return Table(problem="the service left no database file"), names
         except OSError as exc:
-            return Table(problem=f"the judge could not copy the database ({exc})")
+            return Table(problem=f"the judge could not copy the database ({exc})"), names
         connection = sqlite3.connect(private / DB_NAME)
         try:
             kind = connection.execute(
                 "SELECT type FROM sqlite_master WHERE name = 'accounts'"
             ).fetchone()
             if kind is None or kind[0] != "table":
-                return Table(problem="the database has no accounts table")
-            rows = connection.execute(
-                "SELECT id, username, display_name FROM accounts ORDER BY id"
-            ).fetchall()
+                return Table(problem="the database has no accounts table"), names
+            if columns:
+                names = [str(info[1]) for info in connection.execute("PRAGMA table_info(accounts)")]
+                if "created_at" not in names:
+                    return Table(problem="the accounts table has no created_at column"), names
+            rows = connection.execute(query).fetchall()
         finally:
             connection.close()
     except sqlite3.Error as exc:
-        return Table(problem=f"the judge could not read the database ({str(exc)[:120]})")
+        return Table(problem=f"the judge could not read the database ({str(exc)[:120]})"), names
     finally:
         shutil.rmtree(private, ignore_errors=True)
-    return Table(rows=[(row[0], row[1], row[2]) for row in rows])
+    return Table(rows=[tuple(row) for row in rows]), names
 
 
 def _copy_regular(source: Path, target: Path, suffix: str) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
-from hidden_support import REQUESTS, SignupService, bounded, describe
+from hidden_support import REQUESTS, SignupService, bounded, describe, read_created
 
 DISTINCT = [
     "ana_souza",
@@ -166,5 +168,72 @@ def test_signup_rules_and_http_statuses(candidate, folders):
             f"{body.get('username')!r:.40} display_name={body.get('display_name')!r:.40}, "
             "expected 201 with 'zoe_99'/'Zoe_99'"
         )
+    if problems:
+        pytest.fail("; ".join(problems))
+
+
+COLUMNS = ("id", "username", "display_name", "created_at")
+CREATED_SLACK = timedelta(days=1)  # a time zone's offset, whatever the host's clock zone
+
+
+def _created_time(value: object) -> datetime | None:
+    """A stored ``created_at`` as a naive UTC time (SQLAlchemy stores ISO text in SQLite, and
+    naive times; epoch seconds are read as well). None for anything else."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+def test_accounts_table_keeps_its_columns(candidate, folders):
+    """The login and reporting services read id, username, display_name and created_at of
+    every account: the columns stay, and every sign-up records when it was made."""
+    problems: list[str] = []
+    folder = folders()
+    began = datetime.now(UTC).replace(tzinfo=None)
+    service = SignupService(candidate, folder)
+    names = ["Maya_K", " ines ", "kofi", "LENA_M"]
+    for name in names[:2]:
+        answer = service.signup({"username": name})
+        if answer.status != 201:
+            problems.append(f"POST /signup {name!r}: {answer.describe()}")
+    for name, answer in zip(names[2:], service.signups(names[2:]), strict=True):
+        if answer.status != 201:
+            problems.append(f"POST /signup {name!r} (at once with another): {answer.describe()}")
+    service.host.close()  # every process of its uid stops: the files are final
+    ended = datetime.now(UTC).replace(tzinfo=None)
+
+    stored = read_created(folder)
+    missing = [column for column in COLUMNS if column not in stored.columns]
+    if missing:
+        problems.append(f"the accounts table has no {', '.join(missing)} column")
+    if stored.problem:
+        problems.append(f"after the sign-ups, {stored.problem}")
+    else:
+        if sorted(str(username) for username, _ in stored.created) != sorted(
+            name.strip().lower() for name in names
+        ):
+            problems.append(
+                f"the table holds {len(stored.created)} accounts, expected {len(names)}"
+            )
+        for username, created in stored.created:
+            when = _created_time(created)
+            if when is None:
+                shown = "NULL" if created is None else f"a {type(created).__name__} that is no time"
+                problems.append(f"the account {str(username)[:40]!r} has created_at {shown}")
+                break
+            if not began - CREATED_SLACK <= when <= ended + CREATED_SLACK:
+                problems.append(
+                    f"the account {str(username)[:40]!r} has created_at {bounded(created, 40)}, "
+                    "not the time it signed up"
+                )
+                break
     if problems:
         pytest.fail("; ".join(problems))

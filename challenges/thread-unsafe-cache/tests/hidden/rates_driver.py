@@ -47,6 +47,11 @@ RATES = {
     pair: str(Decimal(index + 1) + Decimal(_random.randrange(1, 10_000)) / 10_000)
     for index, pair in enumerate(PAIRS)
 }
+# Per run: the rates the provider republishes later (a correction), each unlike the first one.
+CORRECTED = {
+    pair: str(Decimal(rate) + Decimal(_random.randrange(1, 5_000)) / 10_000)
+    for pair, rate in RATES.items()
+}
 NOW = 1_000.0
 # Concurrent callers per host at most: the sandbox's pids limit (64) counts every thread of the
 # container, and each caller holds a host thread, each held fetch a judge thread.
@@ -55,9 +60,10 @@ JOIN_SECONDS = 5.0  # a caller still inside get() this long after the provider a
 PROVIDER_DOWN = "rates provider returned HTTP 503 for {pair}"
 
 
-def expected(pair: str) -> str:
-    """The ``repr`` of the rate the provider sends for ``pair``."""
-    return f"Decimal('{RATES[pair]}')"
+def expected(pair: str, rates: dict[str, str] | None = None) -> str:
+    """The ``repr`` of the rate the provider sends for ``pair`` (from ``RATES``, or from
+    ``rates`` once it has republished them)."""
+    return f"Decimal('{(RATES if rates is None else rates)[pair]}')"
 
 
 def error_name(error: BaseException) -> str:
@@ -86,6 +92,7 @@ class Provider:
 
     def __init__(self, decimal_class: Remote, held: Iterable[str], failing: Iterable[str]) -> None:
         self._decimal = decimal_class
+        self.rates = RATES  # what it answers; set to CORRECTED when the provider republishes
         self.held = set(held)
         self.failing = set(failing)
         self.gate = threading.Event()
@@ -106,7 +113,7 @@ class Provider:
                 self.gate.wait(JOIN_SECONDS)
             if pair in self.failing:
                 raise ConnectionError(PROVIDER_DOWN.format(pair=pair))
-            return Call(self._decimal, RATES[pair])
+            return Call(self._decimal, self.rates[pair])
         finally:
             with self._lock:
                 self._fetching[pair] -= 1
@@ -230,9 +237,11 @@ def collect(outcomes: list[Outcome], answers: list[Any], seconds: float = JOIN_S
             outcome.stuck = not answer.done()
 
 
-def describe_wrong(outcomes: list[Outcome], failing: bool = False) -> list[str]:
-    """One line per caller that did not get what it should have: the rate, or with ``failing``
-    the provider's ``ConnectionError``."""
+def describe_wrong(
+    outcomes: list[Outcome], failing: bool = False, rates: dict[str, str] | None = None
+) -> list[str]:
+    """One line per caller that did not get what it should have: the rate (from ``rates``, by
+    default ``RATES``), or with ``failing`` the provider's ``ConnectionError``."""
     problems: list[str] = []
     for outcome in outcomes:
         pair, error = outcome.pair, outcome.error
@@ -247,7 +256,7 @@ def describe_wrong(outcomes: list[Outcome], failing: bool = False) -> list[str]:
                 )
         elif error is not None:
             problems.append(f"get({pair!r}) raised {error_name(error)}")
-        elif outcome.value != expected(pair):
+        elif outcome.value != expected(pair, rates):
             problems.append(f"get({pair!r}) returned something other than the provider's rate")
     return problems
 

@@ -101,6 +101,27 @@ def describe(outcome: Any) -> str:
     return f"returned a {type(outcome).__name__}"
 
 
+def luminance_table(data: bytes) -> list[int] | None:
+    """The luminance quantization table of the JPEG ``data`` (what its quality setting chose),
+    or None if it has none."""
+    try:
+        with Image.open(io.BytesIO(data)) as produced:
+            tables = getattr(produced, "quantization", None) or {}
+            table = tables.get(0)
+            return None if table is None else [int(value) for value in table]
+    except Exception:
+        return None
+
+
+def quality_table(quality: int) -> list[int]:
+    """The luminance quantization table Pillow writes for a JPEG of ``quality``."""
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), "gray").save(out, format="JPEG", quality=quality)
+    table = luminance_table(out.getvalue())
+    assert table is not None
+    return table
+
+
 def open_thumbnail(data: bytes) -> tuple[str, tuple[int, int], Image.Image | None] | None:
     """Format, size and RGB pixels of the image ``data`` (None if it cannot be read). Pixels
     are decoded only for a thumbnail-sized image: the bytes are the candidate's."""
@@ -155,10 +176,10 @@ class ServiceHost:
         cells: dict[int, Remote] = {}
         return [cells.setdefault(id(data), self.host.cell(data)) for data in uploads]
 
-    def open_service(self) -> tuple[Remote, Remote]:
-        """``async with ThumbnailService() as service``, on the candidate's loop: the object
-        constructed (for ``__aexit__``) and what ``__aenter__`` returned (the service)."""
-        manager = self.thumbnails.ThumbnailService.on_loop()
+    def open_service(self, **options: Any) -> tuple[Remote, Remote]:
+        """``async with ThumbnailService(**options) as service``, on the candidate's loop: the
+        object constructed (for ``__aexit__``) and what ``__aenter__`` returned (the service)."""
+        manager = self.thumbnails.ThumbnailService.on_loop(**options)
         service = Member(manager, "__aenter__").start().result(CALL_SECONDS)
         if not isinstance(service, Remote):
             raise AssertionError(

@@ -35,27 +35,77 @@ def test_duplicates_inside_window_are_dropped(candidate, variant):
     assert not unexpected, "process() returned the wrong verdict: " + "; ".join(unexpected[:5])
 
 
-def test_id_is_processed_again_after_window(candidate, variant):
-    """After the retention window an id is new again (support's "Resend"), per id."""
-    resend, other = f"evt_{run_tag(variant)}_resend", f"evt_{run_tag(variant)}_other"
-    dedup = Deduplicator(candidate, retention=600.0)
-    t0 = dedup.now
-    assert dedup.process(resend) is True
-    dedup.at(t0 + 300.0)
-    assert dedup.process(resend) is False, "a retry inside the window was processed"
-    dedup.at(t0 + 500.0)
-    assert dedup.process(other) is True
+LATE_RETRY_IDS = 8  # ids retried late in their window, then re-sent just after it
 
-    dedup.at(t0 + 960.0)  # 1.6 windows after processing, 1.1 after the last retry
-    assert dedup.process(resend) is True, (
-        "an id processed 1.6 retention windows ago was dropped as a duplicate"
+
+def test_id_is_processed_again_after_window(candidate, variant):
+    """Once the window has passed since an id was *processed*, the id is new again (support's
+    "Resend"), per id. A retry dropped as a duplicate, however late in the window, does not
+    restart the window: the Resend that follows it just after the window is processed."""
+    tag = run_tag(variant)
+    retention = float(variant.randrange(300, 901, 30))  # 5 to 15 minutes, drawn per run
+    dedup = Deduplicator(candidate, retention=retention)
+    t0 = dedup.now
+    resend, other = f"evt_{tag}_resend", f"evt_{tag}_other"
+    # (when, event id, expected verdict, what the delivery is)
+    schedule: list[tuple[float, str, bool, str]] = [
+        (t0, resend, True, "first delivery"),
+        (t0 + 0.5 * retention, resend, False, "a retry half a window after processing"),
+        (t0 + 0.83 * retention, other, True, "first delivery"),
+        (t0 + 1.6 * retention, resend, True, "a Resend 1.6 windows after processing"),
+        (t0 + 1.6 * retention + 1.0, other, False, "a retry 0.77 windows after processing"),
+        (t0 + 1.6 * retention + 10.0, resend, False, "a retry 10 s after the Resend ran"),
+    ]
+    late_ids = [f"evt_{tag}_late_{number:02d}" for number in range(LATE_RETRY_IDS)]
+    for number, event_id in enumerate(late_ids):
+        processed = t0 + 3.0 * number + variant.uniform(0.0, 2.0)
+        late = processed + retention * variant.uniform(0.80, 0.98)
+        again = processed + retention + variant.uniform(1.0, 0.1 * retention)
+        after = again + variant.uniform(1.0, 0.5 * retention)
+        schedule += [
+            (processed, event_id, True, "first delivery"),
+            (
+                late,
+                event_id,
+                False,
+                f"a retry {(late - processed) / retention:.2f} windows after processing",
+            ),
+            (
+                again,
+                event_id,
+                True,
+                f"a Resend {(again - processed) / retention:.2f} windows "
+                f"after processing, {(again - late) / retention:.2f} after its last retry",
+            ),
+            (after, event_id, False, f"a retry {after - again:.0f} s after the Resend ran"),
+        ]
+    schedule.sort(key=lambda item: item[0])
+
+    wrong: list[str] = []
+    resends_dropped: list[str] = []  # Resends after a late retry: promise 3's order of events
+    for at, event_id, expected, what in schedule:
+        dedup.at(at)
+        result = dedup.process(event_id)
+        if result is not expected:
+            wrong.append(f"{event_id}: {what} -> {result}")
+            if expected and "after its last retry" in what:
+                resends_dropped.append(wrong[-1])
+    expected_handled = [event_id for _, event_id, expected, _ in schedule if expected]
+
+    assert not resends_dropped, (
+        f"{len(resends_dropped)} of {LATE_RETRY_IDS} Resends sent just after the window "
+        f"({retention:.0f} s) since their event was processed were dropped as duplicates, each "
+        "after a retry late in the window: the window runs from when the event was processed, "
+        "not from its last retry; e.g. " + "; ".join(resends_dropped[:3])
     )
-    assert dedup.process(other) is False, (
-        "an id processed 460 s ago (window 600 s) was processed again"
+    assert not wrong, (
+        f"process() returned the wrong verdict for {len(wrong)} of {len(schedule)} deliveries "
+        f"(window {retention:.0f} s): " + "; ".join(wrong[:5])
     )
-    dedup.at(t0 + 970.0)
-    assert dedup.process(resend) is False, "a retry right after a resend ran again"
-    assert dedup.handled == [resend, other, resend]
+    assert dedup.handled == expected_handled, (
+        f"the handler ran {len(dedup.handled)} times for {len(expected_handled)} deliveries "
+        "that should be processed"
+    )
 
 
 def test_failed_delivery_is_retried(candidate, variant):
