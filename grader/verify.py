@@ -53,6 +53,7 @@ class Verification:
     runs: int
     tallies: list[CheckTally]
     problems: list[str]
+    jobs: int = 1
 
     @property
     def ok(self) -> bool:
@@ -118,7 +119,9 @@ def verify_challenge(
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         list(pool.map(one, work))
     flat = [tally for subject in subjects for tally in tallies[subject.name].values()]
-    return Verification(challenge=challenge, runs=runs, tallies=flat, problems=sorted(problems))
+    return Verification(
+        challenge=challenge, runs=runs, tallies=flat, problems=sorted(problems), jobs=max(1, jobs)
+    )
 
 
 def _tally(report: dict[str, Any], by_check: dict[str, CheckTally]) -> None:
@@ -144,7 +147,10 @@ def median_metrics(result: Verification, subject: str) -> dict[str, dict[str, An
 
 def render_table(result: Verification) -> str:
     challenge = result.challenge
-    header = f"{challenge.id} {challenge.version_label}: {result.runs} runs per subject"
+    header = (
+        f"{challenge.id} {challenge.version_label}: {result.runs} runs per subject, "
+        f"{result.jobs} grade{'s' if result.jobs != 1 else ''} at a time"
+    )
     rows = [("subject", "check", "expect", "passed", "median metric", "verdict")]
     for tally in result.tallies:
         metric = ""

@@ -1,18 +1,46 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from grader.sandbox import DockerSandbox, LocalSandbox
 from grader.spec import Challenge, load_challenge
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE_CHALLENGES = Path(__file__).resolve().parent / "fixtures" / "challenges"
+
+
+# The fixture's reference, written so that its mutants include every kind of result: killed by
+# one check or the other, equivalent (a length is never negative), and one true survivor (no
+# hidden test sums a one-item list, so `len(items) == 1` gets full marks).
+GUARDED_TOTAL = """\
+def total(items):
+    if len(items) == 0:
+        return 0
+    result = 0
+    for item in items:
+        result += item
+    return result
+"""
+
+
+def guarded_sum(root: Path, equivalent: dict[str, str] | None = None) -> Challenge:
+    """trivial-sum with GUARDED_TOTAL as its reference, in a folder of its own under ``root``."""
+    folder = root / "trivial-sum"
+    shutil.copytree(FIXTURE_CHALLENGES / "trivial-sum", folder)
+    (folder / "solution/calc.py").write_text(GUARDED_TOTAL)
+    if equivalent:
+        spec = yaml.safe_load((folder / "challenge.yaml").read_text())
+        spec["equivalent_mutants"] = [{"id": i, "reason": r} for i, r in equivalent.items()]
+        (folder / "challenge.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    return load_challenge(folder)
 
 
 @pytest.fixture(scope="session")

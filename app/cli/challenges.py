@@ -1,4 +1,4 @@
-"""`flask challenges list|validate|show|verify`."""
+"""`flask challenges list|validate|show|verify|mutate`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from app.cli.common import challenge_folders, sandbox_or_exit
-from grader.spec import ChallengeError, discover_challenges, load_challenge, load_challenge_text
+from grader import mutation
+from grader.spec import (
+    Challenge,
+    ChallengeError,
+    discover_challenges,
+    load_challenge,
+    load_challenge_text,
+)
 from grader.verify import render_table, verify_challenge
 
 
@@ -66,6 +73,16 @@ def validate_command(paths: tuple[Path, ...]) -> None:
             failures += 1
             click.secho(str(exc), fg="red", err=True)
             continue
+        stale = _stale_equivalents(challenge)
+        if stale:
+            failures += 1
+            click.secho(
+                f"{target}: equivalent_mutants: {', '.join(stale)} match no mutant of the "
+                "reference any more (run `flask challenges mutate` for the current ids)",
+                fg="red",
+                err=True,
+            )
+            continue
         click.echo(f"ok  {challenge.id} {challenge.version_label}  ({target})")
     if failures:
         raise click.ClickException(f"{failures} of {len(targets)} invalid")
@@ -94,6 +111,7 @@ def show_command(challenge_id: str, as_json: bool) -> None:
             "sound": [f.name for f in spec.fixes.sound],
             "wrong": [f.name for f in spec.fixes.wrong],
         },
+        "promises": [p.model_dump(exclude_none=True) for p in spec.promises],
     }
     if as_json:
         click.echo(json.dumps(data, indent=2))
@@ -111,6 +129,9 @@ def show_command(challenge_id: str, as_json: bool) -> None:
             f"  check {check.id} [{check.category}, {check.role}] weight {check.weight}: "
             f"{check.title}"
         )
+    for promise in spec.promises:
+        scale = f" (at {promise.scale})" if promise.scale else ""
+        click.echo(f"  promise {promise.promise}{scale}: {', '.join(promise.checks)}")
 
 
 @challenges_group.command("verify")
@@ -147,6 +168,7 @@ def verify_command(
             sandbox,
             runs=runs,
             progress=lambda text: click.echo(f"  … {text}", err=True),
+            jobs=jobs,
         )
         click.echo(render_table(result))
         if not result.ok:
@@ -154,6 +176,53 @@ def verify_command(
     if failed:
         raise click.ClickException(f"verification failed: {', '.join(failed)}")
     click.echo(f"all {len(challenges)} challenge(s) verified, {runs} run(s) each")
+
+
+@challenges_group.command("mutate")
+@click.argument("challenge_id")
+@click.option(
+    "--max",
+    "limit",
+    type=click.IntRange(1, None),
+    default=None,
+    help="grade at most this many mutants, drawn with a fixed seed (default: all)",
+)
+@click.option(
+    "--jobs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 8),
+    help="grades run at the same time",
+)
+@click.option("--sandbox", "sandbox_name", type=click.Choice(["docker", "local"]), default=None)
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+def mutate_command(
+    challenge_id: str, limit: int | None, jobs: int, sandbox_name: str | None, as_json: bool
+) -> None:
+    """Grade mutants of the reference solution: each must fail a check, or be listed under
+    equivalent_mutants with its reason. Prints the mutation score."""
+    challenge = _get(challenge_id)
+    sandbox = sandbox_or_exit(sandbox_name)
+    run = mutation.run_mutants(
+        challenge,
+        sandbox,
+        limit=limit,
+        jobs=jobs,
+        progress=lambda text: click.echo(f"  … {text}", err=True),
+    )
+    if as_json:
+        click.echo(json.dumps(mutation.as_json(run), indent=2))
+    else:
+        click.echo(mutation.render_table(run))
+    if run.problems:
+        raise click.ClickException("; ".join(run.problems))
+
+
+def _stale_equivalents(challenge: Challenge) -> list[str]:
+    if not challenge.spec.equivalent_mutants:
+        return []
+    known = {m.id for m in mutation.generate_mutants(challenge)}
+    return [m.id for m in challenge.spec.equivalent_mutants if m.id not in known]
 
 
 def _get(challenge_id: str):

@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from ..conftest import FIXTURE_CHALLENGES
+from app import create_app
+
+from ..conftest import FIXTURE_CHALLENGES, guarded_sum
 
 STARTER = str(FIXTURE_CHALLENGES / "trivial-sum/starter/calc.py")
 SOLUTION = str(FIXTURE_CHALLENGES / "trivial-sum/solution/calc.py")
@@ -132,3 +134,41 @@ def test_grade_maps_files_in_subfolders_to_their_challenge_path(tmp_path):
     editable = ["shop/models.py", "shop/services.py", "models.py"]
     assert editable_name(nested, editable) == "shop/models.py"
     assert editable_name(tmp_path / "services.py", editable) == "services.py"
+
+
+def _cli_for(challenges_dir):
+    runner = create_app({"TESTING": True, "CHALLENGES_DIR": challenges_dir}).test_cli_runner()
+    return lambda *args: runner.invoke(args=list(args))
+
+
+def test_show_lists_each_promise_with_its_checks(cli):
+    result = cli("challenges", "show", "trivial-sum")
+    assert result.exit_code == 0
+    assert "promise total() of no items is still zero: empty-is-zero" in result.output
+
+
+@pytest.mark.docker
+def test_verify_runs_as_many_grades_at_a_time_as_asked(cli, docker_sandbox):
+    result = cli("challenges", "verify", "trivial-sum", "--runs", "1", "--jobs", "2")
+    assert result.exit_code == 0, result.output
+    assert "1 runs per subject, 2 grades at a time" in result.output
+
+
+@pytest.mark.docker
+def test_mutate_prints_every_mutant_with_its_verdict_and_the_score(tmp_path, docker_sandbox):
+    guarded_sum(tmp_path)
+    result = _cli_for(tmp_path)("challenges", "mutate", "trivial-sum", "--max", "4", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output[result.output.index("{") :])
+    assert data["generated"] == 13 and data["graded"] == 4
+    assert len({m["id"] for m in data["mutants"]}) == 4
+    killed = [m for m in data["mutants"] if m["killed"]]
+    assert all(m["failed_checks"] or m["status"] != "graded" for m in killed)
+    assert data["score"] == pytest.approx(len(killed) / 4)
+
+
+def test_validate_refuses_an_equivalent_mutant_that_no_longer_exists(tmp_path):
+    guarded_sum(tmp_path, {"calc.py:NumberReplacer:0123abcd": "the old reference's guard"})
+    result = _cli_for(tmp_path)("challenges", "validate")
+    assert result.exit_code == 1
+    assert "equivalent_mutants: calc.py:NumberReplacer:0123abcd match no mutant" in result.output
