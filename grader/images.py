@@ -17,6 +17,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import docker
+from docker.errors import APIError, ImageNotFound
+
 RUNNER_NAME = "faultline-runner-python"
 BASE_TAG = "faultline-base:bookworm"
 REGISTRY_BASE = "python:3.11-slim-bookworm"
@@ -56,9 +59,6 @@ def runner_image_tag() -> str:
 
 def build_runner_image(force: bool = False, log: Callable[[str], None] = print) -> str:
     """Build the runner image unless it already exists; returns its tag."""
-    import docker
-    from docker.errors import ImageNotFound
-
     client = docker.from_env(version="auto", timeout=600)
     tag = runner_image_tag()
     if not force:
@@ -95,8 +95,6 @@ def build_runner_image(force: bool = False, log: Callable[[str], None] = print) 
 
 
 def _ensure_base(client, log: Callable[[str], None]) -> str:
-    from docker.errors import APIError, ImageNotFound
-
     for candidate in (BASE_TAG, REGISTRY_BASE):
         try:
             client.images.get(candidate)

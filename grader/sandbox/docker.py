@@ -15,7 +15,7 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import LogConfig, Mount
 
 from grader import images
-from grader.report import RunOutcome
+from grader.report import RunOutcome, parse_record
 from grader.sandbox.base import RESULTS_LIMIT_BYTES, SCRATCH_MB, SHM_MB, STARTUP_GRACE_SECONDS
 from grader.spec import Limits
 from grader.workspace import Workspace
@@ -93,8 +93,6 @@ class DockerSandbox:
             _remove(container)
         record = None
         if raw is not None:
-            from grader.report import parse_record
-
             try:
                 record = parse_record(raw).model_dump()
             except ValueError as exc:
