@@ -26,8 +26,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from sandboxes import docker_sandbox  # noqa: E402
+
 from grader import mutation  # noqa: E402
-from grader.sandbox import DockerSandbox  # noqa: E402
 from grader.spec import discover_challenges, load_challenge  # noqa: E402
 from grader.verify import verify_challenge  # noqa: E402
 
@@ -43,10 +44,8 @@ def main() -> int:
     parser.add_argument("--write", type=Path, help="write the report to this Markdown file")
     args = parser.parse_args()
 
-    sandbox = DockerSandbox()
-    problem = sandbox.unavailable_reason()
-    if problem:
-        print(f"cannot benchmark: {problem}", file=sys.stderr)
+    sandbox = docker_sandbox()
+    if sandbox is None:
         return 1
     folders = discover_challenges(REPO / "challenges")
     if args.only:

@@ -26,9 +26,9 @@ sys.path.insert(0, str(REPO))
 
 from markdown_sections import replace_section  # noqa: E402
 from revisions import grade_at, revision_tree  # noqa: E402
+from sandboxes import docker_sandbox  # noqa: E402
 
 from grader.grading import grade  # noqa: E402
-from grader.sandbox import DockerSandbox  # noqa: E402
 from grader.spec import load_challenge  # noqa: E402
 from grader.workspace import build_workspace  # noqa: E402
 
@@ -81,10 +81,8 @@ def main() -> int:
     args = parser.parse_args()
 
     challenge = load_challenge(REPO / TRIVIAL_SUM)
-    sandbox = DockerSandbox()
-    problem = sandbox.unavailable_reason()
-    if problem:
-        print(f"cannot benchmark: {problem}", file=sys.stderr)
+    sandbox = docker_sandbox()
+    if sandbox is None:
         return 1
     ours, bare, theirs = [], [], []
     with tempfile.TemporaryDirectory() as scratch:

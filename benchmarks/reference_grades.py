@@ -30,9 +30,9 @@ sys.path.insert(0, str(REPO))
 
 from markdown_sections import replace_section  # noqa: E402
 from revisions import grade_at, revision_tree  # noqa: E402
+from sandboxes import docker_sandbox  # noqa: E402
 
 from grader.grading import grade  # noqa: E402
-from grader.sandbox import DockerSandbox  # noqa: E402
 from grader.spec import load_challenge  # noqa: E402
 
 BUDGET_RATIO = 1.5
@@ -64,10 +64,8 @@ def main() -> int:
     parser.add_argument("--write", type=Path, help="write the figures into this Markdown file")
     args = parser.parse_args()
 
-    sandbox = DockerSandbox()
-    problem = sandbox.unavailable_reason()
-    if problem:
-        print(f"cannot benchmark: {problem}", file=sys.stderr)
+    sandbox = docker_sandbox()
+    if sandbox is None:
         return 1
     ids = args.only or sorted(IN_PROCESS_MEDIANS)
     challenges = [load_challenge(REPO / "challenges" / cid) for cid in ids]

@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.cli.common import challenge_folders, sandbox_or_exit
+from app.cli.common import challenge_folders, jobs_option, sandbox_option, sandbox_or_exit
 from grader import mutation
 from grader.spec import (
     Challenge,
@@ -143,14 +143,8 @@ def show_command(challenge_id: str, as_json: bool) -> None:
     type=click.IntRange(1, 20),
     help="how many times each subject is graded; every run must agree",
 )
-@click.option(
-    "--jobs",
-    default=1,
-    show_default=True,
-    type=click.IntRange(1, 8),
-    help="grades run at the same time (the verdicts must hold under that contention)",
-)
-@click.option("--sandbox", "sandbox_name", type=click.Choice(["docker", "local"]), default=None)
+@jobs_option("grades run at the same time (the verdicts must hold under that contention)")
+@sandbox_option
 def verify_command(
     challenge_ids: tuple[str, ...], runs: int, jobs: int, sandbox_name: str | None
 ) -> None:
@@ -187,14 +181,8 @@ def verify_command(
     default=None,
     help="grade at most this many mutants, drawn with a fixed seed (default: all)",
 )
-@click.option(
-    "--jobs",
-    default=1,
-    show_default=True,
-    type=click.IntRange(1, 8),
-    help="grades run at the same time",
-)
-@click.option("--sandbox", "sandbox_name", type=click.Choice(["docker", "local"]), default=None)
+@jobs_option("grades run at the same time")
+@sandbox_option
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def mutate_command(
     challenge_id: str, limit: int | None, jobs: int, sandbox_name: str | None, as_json: bool

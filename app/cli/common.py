@@ -13,6 +13,22 @@ def challenge_folders() -> ChallengeFolders:
     return read_challenge_folders(current_app.config["CHALLENGES_DIR"])
 
 
+sandbox_option = click.option(
+    "--sandbox",
+    "sandbox_name",
+    type=click.Choice(["docker", "local"]),
+    default=None,
+    help="default: docker when an engine answers; local runs code WITHOUT isolation",
+)
+
+
+def jobs_option(help_text: str):
+    """``--jobs``: how many grades run at the same time."""
+    return click.option(
+        "--jobs", default=1, show_default=True, type=click.IntRange(1, 8), help=help_text
+    )
+
+
 def sandbox_or_exit(name: str | None) -> Sandbox:
     try:
         configured = current_app.config["SANDBOX"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from app.cli.common import challenge_folders, sandbox_or_exit
+from app.cli.common import challenge_folders, sandbox_option, sandbox_or_exit
 from grader.grading import grade
 from grader.report import render_text
 
@@ -23,13 +23,7 @@ EXIT_BAD_INPUT = 2
 @click.option(
     "--mode", type=click.Choice(["hidden", "visible"]), default="hidden", show_default=True
 )
-@click.option(
-    "--sandbox",
-    "sandbox_name",
-    type=click.Choice(["docker", "local"]),
-    default=None,
-    help="default: docker when an engine answers",
-)
+@sandbox_option
 @with_appcontext
 def grade_command(
     challenge_id: str, files: tuple[Path, ...], as_json: bool, mode: str, sandbox_name: str | None
