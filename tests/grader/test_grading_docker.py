@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 
 import docker
 import pytest
@@ -152,3 +153,27 @@ def test_a_forked_host_is_what_a_fresh_host_would_be(trivial_challenge, docker_s
         "sums-correctly": True,
         "empty-is-zero": True,
     }, report["checks"]
+
+
+PREEMPTION_ON_THEN_OFF = """\
+def test_total_adds_every_item(candidate):
+    candidate.busy_server(preempt_every=3)
+    assert candidate.module("calc").total(list(range(10))) == 45
+    candidate.busy_server(preempt_every=0)
+    assert candidate.module("calc").total(list(range(10))) == 45
+
+
+def test_total_of_nothing_is_zero(candidate):
+    assert candidate.module("calc").total([]) == 0
+"""
+
+
+def test_a_check_can_turn_preemption_off_again(trivial_challenge, docker_sandbox):
+    """The request that sets ``preempt_every=0`` runs under the preemption hook it turns off;
+    the hook must not fail (a hook that raises is removed, which reads as tampering)."""
+    challenge = dataclasses.replace(
+        trivial_challenge, hidden_tests={"test_calc.py": PREEMPTION_ON_THEN_OFF}
+    )
+    report = grade(challenge, dict(trivial_challenge.solution), docker_sandbox)
+    assert report["status"] == "graded", report["status_detail"]
+    assert [c["passed"] for c in report["checks"]] == [True, True], report["checks"]

@@ -282,9 +282,10 @@ class Host:
         """Profile hook of request threads under ``busy_server(preempt_every=n)``: every n-th
         return from a built-in call gives up the GIL, as a thread of a loaded server is
         preempted at any point, so a check-then-act with no I/O in between is interleaved."""
-        if event == "c_return":
+        every = self.preempt_every  # 0 once the request that turns preemption off has run
+        if event == "c_return" and every:
             self._returns += 1
-            if self._returns % self.preempt_every == 0:
+            if self._returns % every == 0:
                 _sleep(0)
 
     def map(self, message: dict[str, Any]) -> _Encoded:
