@@ -157,6 +157,14 @@ def generate_mutants(challenge: Challenge) -> list[Mutant]:
     return sorted(mutants, key=lambda m: (m.path, m.line, m.operator, m.id))
 
 
+def stale_equivalents(challenge: Challenge, mutants: list[Mutant] | None = None) -> list[str]:
+    """The ``equivalent_mutants`` ids that match no mutant of the current reference."""
+    if not challenge.spec.equivalent_mutants:
+        return []
+    known = {m.id for m in (generate_mutants(challenge) if mutants is None else mutants)}
+    return sorted(m.id for m in challenge.spec.equivalent_mutants if m.id not in known)
+
+
 def sample(mutants: list[Mutant], limit: int | None) -> list[Mutant]:
     """At most ``limit`` mutants, drawn with a fixed seed so the same ones come every time."""
     if limit is None or limit >= len(mutants):
@@ -175,8 +183,7 @@ def run_mutants(
     """Grade the reference (it must get full marks), then each mutant, ``jobs`` at a time."""
     all_mutants = generate_mutants(challenge)
     listed = {m.id: m.reason for m in challenge.spec.equivalent_mutants}
-    known = {m.id for m in all_mutants}
-    stale = sorted(set(listed) - known)
+    stale = stale_equivalents(challenge, all_mutants)
     chosen = sample(all_mutants, limit)
     problems: list[str] = []
     baseline = grade(challenge, dict(challenge.solution), sandbox, mode="hidden")

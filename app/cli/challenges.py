@@ -13,7 +13,6 @@ from flask.cli import AppGroup
 from app.cli.common import challenge_folders, jobs_option, sandbox_option, sandbox_or_exit
 from grader import mutation
 from grader.spec import (
-    Challenge,
     ChallengeError,
     discover_challenges,
     load_challenge,
@@ -73,7 +72,7 @@ def validate_command(paths: tuple[Path, ...]) -> None:
             failures += 1
             click.secho(str(exc), fg="red", err=True)
             continue
-        stale = _stale_equivalents(challenge)
+        stale = mutation.stale_equivalents(challenge)
         if stale:
             failures += 1
             click.secho(
@@ -204,13 +203,6 @@ def mutate_command(
         click.echo(mutation.render_table(run))
     if run.problems:
         raise click.ClickException("; ".join(run.problems))
-
-
-def _stale_equivalents(challenge: Challenge) -> list[str]:
-    if not challenge.spec.equivalent_mutants:
-        return []
-    known = {m.id for m in mutation.generate_mutants(challenge)}
-    return [m.id for m in challenge.spec.equivalent_mutants if m.id not in known]
 
 
 def _get(challenge_id: str):
