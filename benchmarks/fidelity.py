@@ -9,6 +9,8 @@ For every challenge in challenges/ (or those named with --only):
   ``--runs`` grades (``flask challenges verify``'s run), which is the verdict stability.
 
 Prints a table and, with ``--write``, puts the figures and the survivor lists in docs/fidelity.md.
+The measurements are kept per challenge in a JSON file beside it (docs/fidelity.json), so a run
+with ``--only`` re-measures those challenges and keeps the others' last figures, each row dated.
 
     python benchmarks/fidelity.py [--only ID ...] [--max N] [--runs 5] [--jobs 2]
         [--write docs/fidelity.md]
@@ -17,7 +19,9 @@ Prints a table and, with ``--write``, puts the figures and the survivor lists in
 from __future__ import annotations
 
 import argparse
+import json
 import platform
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -50,30 +54,36 @@ def main() -> int:
     folders = discover_challenges(REPO / "challenges")
     if args.only:
         folders = [f for f in folders if f.name in set(args.only)]
-    rows, details = [], []
+    store = args.write.with_suffix(".json") if args.write else None
+    kept = json.loads(store.read_text()) if store and store.exists() else {}
+    rows = []
     started = time.perf_counter()
     for folder in folders:
         challenge = load_challenge(folder)
+        began = time.perf_counter()
         print(f"… {challenge.id}: mutants", file=sys.stderr, flush=True)
         run = mutation.run_mutants(challenge, sandbox, limit=args.max, jobs=args.jobs)
+        print(_details(run), file=sys.stderr, flush=True)
         print(f"… {challenge.id}: fixes, {args.runs} runs", file=sys.stderr, flush=True)
         verification = verify_challenge(challenge, sandbox, runs=args.runs, jobs=args.jobs)
-        rows.append(_row(challenge.id, run, verification))
-        details.append(_details(run))
+        rows.append(_row(challenge.id, run, verification, args, time.perf_counter() - began))
         print(_format_table([rows[-1]]), flush=True)
+        if store:
+            kept[challenge.id] = rows[-1]
+            store.write_text(json.dumps(kept, indent=2, sort_keys=True) + "\n")
     minutes = (time.perf_counter() - started) / 60
-    table = _format_table(rows)
-    print(table)
+    print(_format_table(rows))
     print(f"({minutes:.0f} min)")
     if args.write:
-        args.write.write_text(_markdown(rows, details, args, minutes))
-        print(f"wrote {args.write}")
+        every = [kept[key] for key in sorted(kept)]
+        args.write.write_text(_markdown(every))
+        print(f"wrote {args.write} and {store}")
     below = [row["id"] for row in rows if row["score"] is None or row["score"] < TARGET_SCORE]
     unstable = [row["id"] for row in rows if not row["stable"]]
     return 1 if below or unstable else 0
 
 
-def _row(challenge_id: str, run: mutation.MutationRun, verification) -> dict:
+def _row(challenge_id: str, run: mutation.MutationRun, verification, args, seconds: float) -> dict:
     by_subject: dict[str, bool] = {}
     for tally in verification.tallies:
         by_subject[tally.subject] = by_subject.get(tally.subject, True) and tally.ok
@@ -91,7 +101,28 @@ def _row(challenge_id: str, run: mutation.MutationRun, verification) -> dict:
         "stable": verification.ok,
         "runs": verification.runs,
         "problems": [*run.problems, *verification.problems],
+        "details": _details(run),
+        "measured": f"{datetime.now(UTC):%Y-%m-%d}",
+        "commit": _commit(),
+        "host": platform.node(),
+        "sampled": args.max,
+        "jobs": args.jobs,
+        "minutes": round(seconds / 60, 1),
     }
+
+
+def _commit() -> str:
+    """The commit measured, marked ``+changes`` when the work tree differs from it."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "challenges", "grader"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return f"{head}+changes" if dirty else head or "unknown"
 
 
 def _details(run: mutation.MutationRun) -> str:
@@ -136,31 +167,32 @@ def _format_table(rows: list[dict]) -> str:
     )
 
 
-def _markdown(rows: list[dict], details: list[str], args, minutes: float) -> str:
-    sample = f"{args.max} mutants sampled per challenge" if args.max else "every mutant"
+def _markdown(rows: list[dict]) -> str:
     out = [
         "# Fidelity of the challenges' verdicts",
         "",
-        f"Written by `benchmarks/fidelity.py` on {datetime.now(UTC):%Y-%m-%d} "
-        f"({platform.node()}, {minutes:.0f} min): {sample}, each graded once; every fix graded "
-        f"{args.runs} times, {args.jobs} grades at a time. Target: a mutation score of at least "
+        "Written by `benchmarks/fidelity.py`. For each challenge: mutants of the reference, each "
+        "graded once (sampled with a fixed seed where the row says so); every fix graded as many "
+        "times as the row says, two grades at a time. Target: a mutation score of at least "
         f"{TARGET_SCORE:.0%} with every survivor listed as equivalent with its reason, every "
         "sound fix full marks and every wrong fix failing exactly what it lists, in every run.",
         "",
         "| challenge | mutants graded | equivalent | survived | mutation score | sound fixes "
-        "| wrong fixes | stable over runs |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| wrong fixes | stable over runs | measured |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
+        sampled = f" (sample of {row['sampled']})" if row.get("sampled") else ""
         out.append(
-            f"| {row['id']} | {row['graded']} of {row['generated']} | {row['equivalent']} "
-            f"| {row['survived']} | {_score(row)} | {row['sound']} | {row['wrong']} "
-            f"| {'yes' if row['stable'] else 'NO'} ({row['runs']} runs) |"
+            f"| {row['id']} | {row['graded']} of {row['generated']}{sampled} "
+            f"| {row['equivalent']} | {row['survived']} | {_score(row)} | {row['sound']} "
+            f"| {row['wrong']} | {'yes' if row['stable'] else 'NO'} ({row['runs']} runs) "
+            f"| {row['measured']}, {row['commit']}, {row['minutes']} min |"
         )
     problems = [f"- {row['id']}: {p}" for row in rows for p in row["problems"]]
     if problems:
         out += ["", "Problems:", "", *problems]
-    out += ["", "## Survivors and equivalent mutants", "", *details]
+    out += ["", "## Survivors and equivalent mutants", "", *(row["details"] for row in rows)]
     return "\n".join(out) + "\n"
 
 

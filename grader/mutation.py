@@ -15,6 +15,7 @@ lines of the file move.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import hashlib
 import random
@@ -136,7 +137,11 @@ def generate_mutants(challenge: Challenge) -> list[Mutant]:
             positions = sum(1 for node in nodes for _ in operator.mutation_positions(node))
             for occurrence in range(positions):
                 mutated = mutate_code(original, operator, occurrence)
-                if mutated is None or mutated == original:
+                if (
+                    mutated is None
+                    or mutated == original
+                    or not _changes_behaviour(original, mutated)
+                ):
                     continue
                 line, before, after = _changed_lines(original, mutated)
                 key = (name, before, after)
@@ -287,6 +292,32 @@ def as_json(run: MutationRun) -> dict[str, Any]:
             for r in run.results
         ],
     }
+
+
+class _SignatureHintsRemoved(ast.NodeTransformer):
+    def visit_arg(self, node: ast.arg) -> ast.arg:
+        node.annotation = None
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
+        node.returns = None
+        self.generic_visit(node)
+        return node
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+
+
+def _changes_behaviour(original: str, mutated: str) -> bool:
+    """False for a change that tests nothing: code that does not compile (cosmic-ray turns the
+    bare ``*`` of keyword-only parameters into ``+``), or a change to a function signature's type
+    hints only (postponed, a hint never runs; evaluated, it fails the import whatever the checks
+    are). Hints on class attributes stay mutated: SQLAlchemy evaluates ``Mapped[...]``."""
+    try:
+        mutated_tree = ast.parse(mutated)
+    except SyntaxError:
+        return False
+    strip = _SignatureHintsRemoved()
+    return ast.dump(strip.visit(mutated_tree)) != ast.dump(strip.visit(ast.parse(original)))
 
 
 def _changed_lines(original: str, mutated: str) -> tuple[int, str, str]:

@@ -56,6 +56,28 @@ def test_sampling_draws_the_same_mutants_every_time(tmp_path):
     assert mutation.sample(mutants, 50) == mutants
 
 
+def test_changes_that_test_nothing_are_not_mutants(tmp_path):
+    """A signature's type hints are left alone, and so are cosmic-ray's rewrites of the bare
+    ``*`` that do not compile; the signature's defaults and the body are still mutated."""
+    source = (
+        "from __future__ import annotations\n"
+        "\n"
+        "def total(items: list[int] | None, *, start: int | None = 0) -> int | None:\n"
+        "    return sum(items or [], start or 0)\n"
+    )
+    challenge = dataclasses.replace(guarded_sum(tmp_path), solution={"calc.py": source})
+    mutants = mutation.generate_mutants(challenge)
+    for mutant in mutants:
+        compile(mutant.files["calc.py"], "calc.py", "exec")
+    signature = {m.after for m in mutants if m.line == 3}
+    assert signature == {
+        "def total(items: list[int] | None, *, start: int | None = 1) -> int | None:",
+        "def total(items: list[int] | None, *, start: int | None = -1) -> int | None:",
+        "def total(items: list[int] | None, /, start: int | None = 0) -> int | None:",
+    }
+    assert len([m for m in mutants if m.line == 4]) == 4
+
+
 def test_a_mutated_except_clause_still_imports(tmp_path):
     """cosmic-ray's exception replacer names an exception of its own; the mutant defines it, so
     the clause catches nothing instead of failing with a NameError."""
