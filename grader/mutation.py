@@ -170,6 +170,17 @@ def stale_equivalents(challenge: Challenge, mutants: list[Mutant] | None = None)
     return sorted(m.id for m in challenge.spec.equivalent_mutants if m.id not in known)
 
 
+def stale_equivalent_problem(challenge: Challenge) -> str | None:
+    """What is wrong with ``equivalent_mutants`` when an entry matches no current mutant."""
+    stale = stale_equivalents(challenge)
+    if not stale:
+        return None
+    return (
+        f"equivalent_mutants: {', '.join(stale)} match no mutant of the reference any more "
+        "(run `flask challenges mutate` for the current ids)"
+    )
+
+
 def sample(mutants: list[Mutant], limit: int | None) -> list[Mutant]:
     """At most ``limit`` mutants, drawn with a fixed seed so the same ones come every time."""
     if limit is None or limit >= len(mutants):

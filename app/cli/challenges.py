@@ -72,15 +72,10 @@ def validate_command(paths: tuple[Path, ...]) -> None:
             failures += 1
             click.secho(str(exc), fg="red", err=True)
             continue
-        stale = mutation.stale_equivalents(challenge)
+        stale = mutation.stale_equivalent_problem(challenge)
         if stale:
             failures += 1
-            click.secho(
-                f"{target}: equivalent_mutants: {', '.join(stale)} match no mutant of the "
-                "reference any more (run `flask challenges mutate` for the current ids)",
-                fg="red",
-                err=True,
-            )
+            click.secho(f"{target}: {stale}", fg="red", err=True)
             continue
         click.echo(f"ok  {challenge.id} {challenge.version_label}  ({target})")
     if failures:

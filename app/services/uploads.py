@@ -29,6 +29,7 @@ from werkzeug.utils import secure_filename
 from app.extensions import db
 from app.models import ChallengeVersion, User, VersionSource
 from app.services.library import store_version
+from grader import mutation
 from grader.spec import CHALLENGE_FILE, Challenge, ChallengeError, load_challenge_text
 
 MIB = 1024 * 1024
@@ -85,14 +86,21 @@ def load_upload(filename: str, stream: BinaryIO) -> Challenge:
     display = secure_filename(name) or "upload"
     suffix = PurePosixPath(name.replace("\\", "/")).suffix.lower()
     if suffix in YAML_SUFFIXES:
-        return _load_yaml_file(display, stream)
-    if suffix == ".zip":
-        return _load_zip_file(display, stream)
-    raise UploadRefused(
-        f"{display}: upload a .yaml or .yml file (one challenge with its files inline) or a "
-        ".zip of a challenge folder.",
-        status=400,
-    )
+        challenge = _load_yaml_file(display, stream)
+    elif suffix == ".zip":
+        challenge = _load_zip_file(display, stream)
+    else:
+        raise UploadRefused(
+            f"{display}: upload a .yaml or .yml file (one challenge with its files inline) or a "
+            ".zip of a challenge folder.",
+            status=400,
+        )
+    stale = mutation.stale_equivalent_problem(challenge)
+    if stale:
+        raise UploadRefused(
+            "The challenge is not valid; nothing was stored.", [f"{display}: {stale}"]
+        )
+    return challenge
 
 
 def store_upload(challenge: Challenge, user: User) -> ChallengeVersion:

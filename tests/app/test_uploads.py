@@ -275,6 +275,18 @@ def test_refused_challenge_lists_every_problem_with_file_and_field(admin_client)
     assert "broken.yaml: checks[0].test: test_missing.py is not in tests.hidden" in page
 
 
+def test_an_equivalent_mutant_matching_no_mutant_is_refused(admin_client):
+    before = version_count()
+    spec = inline_sum(
+        equivalent_mutants=[{"id": "calc.py:NumberReplacer:0123abcd", "reason": "an old guard"}]
+    )
+    response = upload(admin_client, "stale.yaml", as_yaml(spec))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "stale.yaml: equivalent_mutants: calc.py:NumberReplacer:0123abcd match no mutant" in page
+    assert version_count() == before
+
+
 def test_upload_over_the_request_limit_gets_a_friendly_413_page(admin_client):
     response = upload(admin_client, "huge.zip", b"0" * (2 * MIB + 1))
     page = response.get_data(as_text=True)

@@ -195,10 +195,13 @@ def reverify(version_id: int):
     return redirect(url_for("admin.version", version_id=version.id))
 
 
-def _change_version(version_id: int, change, refused: str, done: str, then: str):
+def _change_version(
+    version_id: int, change, refused: str, done: str, *, back_to_library: bool = False
+):
     """Apply one of the library service's changes to a version: its refusal (``refused`` says
     what did not happen) re-renders the version's page with a 409; success flashes ``done``
-    (formatted with the version's label) and goes to the ``then`` endpoint."""
+    (formatted with the version's label) and shows the version again, or the library when the
+    version is gone."""
     version = db.get_or_404(ChallengeVersion, version_id)
     label = f"{version.slug} v{version.version}"
     try:
@@ -207,9 +210,9 @@ def _change_version(version_id: int, change, refused: str, done: str, then: str)
         return _version_page(version, f"{refused}: {exc}.", 409)
     db.session.commit()
     flash(done.format(label=label), "info")
-    if then == "admin.version":
-        return redirect(url_for(then, version_id=version_id))
-    return redirect(url_for(then))
+    if back_to_library:
+        return redirect(url_for("admin.library"))
+    return redirect(url_for("admin.version", version_id=version_id))
 
 
 @bp.post("/library/versions/<int:version_id>/publish")
@@ -220,7 +223,6 @@ def publish(version_id: int):
         "Not published",
         "Published {label}: new assessments use it. Any previously published version was "
         "retired; its assessments and submissions keep it.",
-        "admin.version",
     )
 
 
@@ -232,14 +234,17 @@ def retire(version_id: int):
         "Not retired",
         "Retired {label}: it is offered for new assessments no more; existing assessments and "
         "submissions keep it.",
-        "admin.version",
     )
 
 
 @bp.post("/library/versions/<int:version_id>/delete")
 def delete(version_id: int):
     return _change_version(
-        version_id, library_service.delete, "Not deleted", "Deleted {label}.", "admin.library"
+        version_id,
+        library_service.delete,
+        "Not deleted",
+        "Deleted {label}.",
+        back_to_library=True,
     )
 
 
