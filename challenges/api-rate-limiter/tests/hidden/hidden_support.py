@@ -70,29 +70,31 @@ class Api:
         self.partial = host.module("functools").partial
         self._requests: dict[str, Any] = {}
 
-    def limiter(self, now: float = EPOCH) -> Limiter:
-        """A fresh ``RateLimiter(limit=100, window_seconds=60)`` on a fresh judge clock.
+    def limiter(
+        self, now: float = EPOCH, limit: int | None = LIMIT, window: float | None = WINDOW
+    ) -> Limiter:
+        """A fresh ``RateLimiter(limit=100, window_seconds=60)`` on a fresh judge clock (another
+        plan with ``limit`` and ``window``; ``None`` leaves that argument to its default).
 
         The clock reads the first entry of a timetable (a deque in the host) that the judge
         fills: it is set to a request's time just before the request, or loaded with the times
         of many requests, one taken off before each."""
         times = self.timetable([now])
+        plan = {"limit": limit, "window_seconds": window}
+        plan = {name: value for name, value in plan.items() if value is not None}
         made = self.host.batch(
             [
                 Call(
                     self.rate_limiter,
-                    limit=LIMIT,
-                    window_seconds=WINDOW,
+                    **plan,
                     clock=Call(self.partial, self.first, times, 0),  # clock() is times[0]
                 ),
                 Call(self.partial, self.set_item, times, 0),  # set_now(at): times[0] = at
             ]
         )
         if isinstance(made[0], RemoteError):
-            raise LimiterFailed(
-                f"RateLimiter(limit={LIMIT}, window_seconds={WINDOW:g}, clock=...) raised "
-                f"{error_name(made[0])}"
-            )
+            arguments = "".join(f"{name}={value:g}, " for name, value in plan.items())
+            raise LimiterFailed(f"RateLimiter({arguments}clock=...) raised {error_name(made[0])}")
         return Limiter(self, times, made[1], made[0])
 
     def requests(self, keys: Iterable[str]) -> dict[str, Any]:
@@ -193,7 +195,8 @@ def _reply(at: float, key: str, response: Any) -> Reply:
         status = -1
     remaining, _ = _int_header(headers, "X-RateLimit-Remaining")
     retry_after, raw = _int_header(headers, "Retry-After")
-    return Reply(at, key, status, remaining, retry_after, raw)
+    stated_limit, _ = _int_header(headers, "X-RateLimit-Limit")
+    return Reply(at, key, status, remaining, retry_after, raw, stated_limit)
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,7 @@ class Reply:
     remaining: int | None
     retry_after: int | None  # None when the header is missing or not a whole number
     raw_retry_after: str | None = field(repr=False)  # the candidate's text: never in a message
+    stated_limit: int | None = None  # X-RateLimit-Limit
 
 
 def _int_header(headers: dict[str, Any], name: str) -> tuple[int | None, str | None]:

@@ -67,6 +67,11 @@ def test_service_creates_and_finds_users(shop: Shop):
     assert inspect.same(found, ana), "lookup by email ignores case"
     nobody = _call("find_by_email(...)", lambda: users.find_by_email("nobody@example.com"))
     assert nobody is None, f"find_by_email('nobody@example.com') returned {inspect.show(nobody)}"
+    malformed = _call("find_by_email('not-an-email')", lambda: users.find_by_email("not-an-email"))
+    assert malformed is None, (
+        f"find_by_email('not-an-email') returned {inspect.show(malformed)}, expected None "
+        "(no user can have a malformed address)"
+    )
     unknown_id = _call("builtins.KeyError", lambda: inspect.attr(inspect.builtins, "KeyError"))
     _raises(shop, "get(99)", "KeyError", unknown_id, users.get.get(), 99)
 
@@ -90,6 +95,21 @@ def test_service_creates_and_finds_users(shop: Shop):
         create,
         "Cy",
         "not-an-email",
+    )
+    longest = "N" * 100
+    named = _call(
+        "create(<a name of 100 characters>, 'long@example.net')",
+        lambda: users.create(longest, "long@example.net"),
+    )
+    assert named.name.get() == longest, "a name of 100 characters was not kept as given"
+    _raises(
+        shop,
+        "create(<a name of 101 characters>, 'longer@example.net')",
+        "InvalidUserData",
+        invalid,
+        create,
+        "N" * 101,
+        "longer@example.net",
     )
     _raises(
         shop,
