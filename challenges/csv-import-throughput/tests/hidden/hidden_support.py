@@ -168,6 +168,7 @@ class LineMaker:
             "sp ace@example.com",
             "@example.com",
             "x" * 250 + "@example.com",
+            "x" * 243 + "@example.com",  # 255 characters: one over the limit
         ],
         "weight_kg": [
             "",

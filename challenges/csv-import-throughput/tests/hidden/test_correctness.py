@@ -145,6 +145,10 @@ _VALID_EDGES: list[tuple[list[str], tuple[int, str, int, str, str]]] = [
         ["999999999999", "a@b.co", "12.345678", "2024-04-30T12:00:00-00:30", "US"],
         (999_999_999_999, "a@b.co", 12_346, "2024-04-30T12:30:00+00:00", "US"),
     ),
+    (  # the longest address the rule allows: 254 characters
+        ["4210", "Y" * 242 + "@Example.com", "1", "2024-04-30T12:00:00+00:00", "IE"],
+        (4210, "y" * 242 + "@example.com", 1000, "2024-04-30T12:00:00+00:00", "IE"),
+    ),
 ]
 
 
