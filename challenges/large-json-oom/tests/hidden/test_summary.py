@@ -85,13 +85,19 @@ def _cut_between_records(path: Path, records: list[Any]) -> Path:
     return path
 
 
-def _count_mismatch(path: Path, records: list[Any]) -> Path:
-    write_vendor(path, records, META)
-    text = path.read_text(encoding="utf-8")
-    declared = f'"record_count": {len(records)}'
-    assert declared in text
-    path.write_text(text.replace(declared, f'"record_count": {len(records) + 1}'), "utf-8")
-    return path
+def _declaring(difference: int) -> Callable[[Path, list[Any]], Path]:
+    """An export whose ``record_count`` is ``difference`` away from its records."""
+
+    def make(path: Path, records: list[Any]) -> Path:
+        write_vendor(path, records, META)
+        text = path.read_text(encoding="utf-8")
+        declared = f'"record_count": {len(records)}'
+        assert declared in text
+        wrong = f'"record_count": {len(records) + difference}'
+        path.write_text(text.replace(declared, wrong), "utf-8")
+        return path
+
+    return make
 
 
 def _no_meta(path: Path, records: list[Any]) -> Path:
@@ -114,7 +120,8 @@ def _top_level_list(path: Path, records: list[Any]) -> Path:
 BAD_EXPORTS: dict[str, Callable[[Path, list[Any]], Path]] = {
     "file cut off in the middle of a record": _truncated,
     "file cut off between two records": _cut_between_records,
-    "record_count one more than the records": _count_mismatch,
+    "record_count one more than the records": _declaring(+1),
+    "record_count one less than the records": _declaring(-1),
     "no meta object": _no_meta,
     "an HTML error page": _html,
     "a JSON list instead of an object": _top_level_list,
