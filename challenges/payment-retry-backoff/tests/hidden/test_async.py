@@ -57,6 +57,27 @@ def _awaited_sleep_problems(bench: Bench) -> list[str]:
         )
     if len(async_sleep.waits) != 2:
         problems.append(f"the awaited sleep was used {len(async_sleep.waits)} times, expected 2")
+
+    # An async charge that keeps failing gives up after ``attempts`` calls, as a plain one does.
+    async_sleep = Sleeps(host, asynchronous=True)
+    provider = Provider(
+        bench,
+        [*(bench.error("ServiceUnavailable") for _ in range(3)), ok_body("ch_late")],
+        asynchronous=True,
+    )
+    post = bench.retry.retry(
+        attempts=3,
+        base_delay=0.5,
+        sleep=sync_sleep.callback,
+        async_sleep=async_sleep.callback,
+        random=Draws(host, fixed(0.5)).callback,
+    )(provider.post)
+    settled = bench.call_async(post, "/v1/charges", {"amount": 4300})
+    if provider.count != 3 or settled.result == ok_body("ch_late"):
+        problems.append(
+            f"with attempts=3 and three 503s, the async charge was called {provider.count} "
+            "times (expected 3, then the last 503 raised)"
+        )
     return problems
 
 
