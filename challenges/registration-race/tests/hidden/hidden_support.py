@@ -124,24 +124,27 @@ class Stored:
     columns: list[str] = field(default_factory=list)
     created: list[tuple[Any, Any]] = field(default_factory=list)
     problem: str = ""
+    types: dict[str, str] = field(default_factory=dict)
+    """Each column's declared type, as the table's definition gives it (``VARCHAR(20)``)."""
 
 
 def read_created(folder: Path) -> Stored:
     """The columns of ``accounts`` and every row's ``created_at`` (read like :func:`read_table`:
     from the judge's own copy, once the host is closed). ``created_at`` comes as SQLite stores
     it: SQLAlchemy's ``DateTime`` is ISO text there."""
-    table, columns = _read(
+    table, declared = _read(
         folder, "SELECT username, created_at FROM accounts ORDER BY id", columns=True
     )
+    columns, types = [name for name, _ in declared], dict(declared)
     if table.problem:
-        return Stored(columns=columns, problem=table.problem)
-    return Stored(columns=columns, created=[(row[0], row[1]) for row in table.rows])
+        return Stored(columns=columns, problem=table.problem, types=types)
+    return Stored(columns=columns, created=[(row[0], row[1]) for row in table.rows], types=types)
 
 
-def _read(folder: Path, query: str, columns: bool = False) -> tuple[Table, list[str]]:
-    """The rows of ``query`` (and, with ``columns``, the column names of ``accounts``) on the
-    judge's own copy of the database in ``folder``."""
-    names: list[str] = []
+def _read(folder: Path, query: str, columns: bool = False) -> tuple[Table, list[tuple[str, str]]]:
+    """The rows of ``query`` (and, with ``columns``, the name and declared type of each column
+    of ``accounts``) on the judge's own copy of the database in ``folder``."""
+    names: list[tuple[str, str]] = []
     private = Path(tempfile.mkdtemp())  # the judge's TMPDIR: no other uid can reach it
     try:
         try:
@@ -159,8 +162,11 @@ def _read(folder: Path, query: str, columns: bool = False) -> tuple[Table, list[
             if kind is None or kind[0] != "table":
                 return Table(problem="the database has no accounts table"), names
             if columns:
-                names = [str(info[1]) for info in connection.execute("PRAGMA table_info(accounts)")]
-                if "created_at" not in names:
+                names = [
+                    (str(info[1]), str(info[2]).upper())
+                    for info in connection.execute("PRAGMA table_info(accounts)")
+                ]
+                if "created_at" not in {name for name, _ in names}:
                     return Table(problem="the accounts table has no created_at column"), names
             rows = connection.execute(query).fetchall()
         finally:

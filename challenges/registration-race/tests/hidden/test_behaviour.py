@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from faultline_harness.judge import Call, RemoteError
 from hidden_support import REQUESTS, SignupService, bounded, describe, read_created
 
 DISTINCT = [
@@ -102,6 +103,25 @@ def test_duplicate_after_first_signup_is_taken_in_any_case(candidate, folders):
             f"register('Maya_K') returned username={first[1]!r:.40} "
             f"display_name={first[2]!r:.40}, expected 'maya_k'/'Maya_K'"
         )
+    hashed, changed = service.host.batch(
+        [
+            Call(service.builtins.hash, first_result),
+            Call(service.builtins.setattr, first_result, "username", "somebody_else"),
+        ]
+    )
+    unfrozen = [
+        fault
+        for fault, found in (
+            ("it cannot be hashed", isinstance(hashed, RemoteError)),
+            ("its fields can be changed", not isinstance(changed, RemoteError)),
+        )
+        if found
+    ]
+    if unfrozen:
+        problems.append(
+            "the Account register returns is no longer a frozen dataclass: "
+            + " and ".join(unfrozen)
+        )
     for again in ["Maya_K", "maya_k", "  MAYA_K ", "mAyA_k"]:
         answer = service.signup({"username": again})
         if answer.status != 409:
@@ -172,7 +192,14 @@ def test_signup_rules_and_http_statuses(candidate, folders):
         pytest.fail("; ".join(problems))
 
 
-COLUMNS = ("id", "username", "display_name", "created_at")
+COLUMNS = {
+    "id": "INTEGER",
+    "username": "VARCHAR(20)",
+    "display_name": "VARCHAR(20)",
+    "created_at": "DATETIME",
+}
+"""Each column and its type as SQLAlchemy declares it on SQLite (``DateTime`` with or without a
+time zone is ``DATETIME`` there)."""
 CREATED_SLACK = timedelta(days=1)  # a time zone's offset, whatever the host's clock zone
 
 
@@ -214,6 +241,16 @@ def test_accounts_table_keeps_its_columns(candidate, folders):
     missing = [column for column in COLUMNS if column not in stored.columns]
     if missing:
         problems.append(f"the accounts table has no {', '.join(missing)} column")
+    retyped = [
+        f"{column} is {bounded(stored.types[column], 40)}, not {kind}"
+        for column, kind in COLUMNS.items()
+        if column in stored.types and stored.types[column] != kind
+    ]
+    if retyped:
+        problems.append(
+            "the columns' types changed (the table definition becomes the production "
+            "migration): " + ", ".join(retyped)
+        )
     if stored.problem:
         problems.append(f"after the sign-ups, {stored.problem}")
     else:

@@ -46,7 +46,7 @@ def test_id_is_processed_again_after_window(candidate, variant):
     retention = float(variant.randrange(300, 901, 30))  # 5 to 15 minutes, drawn per run
     dedup = Deduplicator(candidate, retention=retention)
     t0 = dedup.now
-    resend, other = f"evt_{tag}_resend", f"evt_{tag}_other"
+    resend, other, edge = f"evt_{tag}_resend", f"evt_{tag}_other", f"evt_{tag}_edge"
     # (when, event id, expected verdict, what the delivery is)
     schedule: list[tuple[float, str, bool, str]] = [
         (t0, resend, True, "first delivery"),
@@ -55,6 +55,10 @@ def test_id_is_processed_again_after_window(candidate, variant):
         (t0 + 1.6 * retention, resend, True, "a Resend 1.6 windows after processing"),
         (t0 + 1.6 * retention + 1.0, other, False, "a retry 0.77 windows after processing"),
         (t0 + 1.6 * retention + 10.0, resend, False, "a retry 10 s after the Resend ran"),
+        # The edge: less than the window after processing is a duplicate; at the window, new.
+        (t0 + 2.0, edge, True, "first delivery"),
+        (t0 + 2.0 + retention - 0.25, edge, False, "a retry a quarter second inside the window"),
+        (t0 + 2.0 + retention, edge, True, "a Resend exactly one window after processing"),
     ]
     late_ids = [f"evt_{tag}_late_{number:02d}" for number in range(LATE_RETRY_IDS)]
     for number, event_id in enumerate(late_ids):
