@@ -23,6 +23,11 @@ MIN_SPREAD = 0.4  # of each backoff, between random() = 0 and random() ~ 1
 SPREAD_RUNS = 25  # calls whose waits are drawn from the judge's shuffled, stratified draws
 
 
+# The brief keeps retry()'s defaults: base_delay 0.5 s and max_delay 8 s.
+DEFAULTS = {"attempts": 8}
+DEFAULT_CEILINGS = ceilings(7, 0.5, 8.0)  # 0.5, 1, 2, 4, 8, 8, 8
+
+
 def _outage_waits(bench: Bench, draw: float) -> list[float]:
     outage = bench.error("ServiceUnavailable")
     return call_provider(bench, [outage], random=fixed(draw), **OUTAGE).waits
@@ -70,6 +75,18 @@ def test_backoff_doubles_up_to_the_cap(evidence, candidate, starter):
             f"b = {fmt(OUTAGE_CEILINGS)}, doubling from base_delay and capped at max_delay "
             f"({len(wrong)} of {len(DRAWS)} jitter draws wrong)"
         )
+    for draw in (0.0, 0.999999):  # the bottom and the top of the band
+        defaults = call_provider(
+            bench, [bench.error("ServiceUnavailable")], random=fixed(draw), **DEFAULTS
+        ).waits
+        if len(defaults) != len(DEFAULT_CEILINGS) or not all(
+            in_band(w, c) for w, c in zip(defaults, DEFAULT_CEILINGS, strict=True)
+        ):
+            pytest.fail(
+                f"with retry()'s default base_delay and max_delay and 8 attempts the waits were "
+                f"{fmt(defaults)} (random() = {draw}); the defaults are base_delay=0.5 and "
+                f"max_delay=8, so each should be within [b/2, b] of b = {fmt(DEFAULT_CEILINGS)}"
+            )
 
 
 def _spread(bench: Bench) -> float:

@@ -6,9 +6,13 @@ The provider, its calls and the idempotency keys they carried are the judge's re
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from faultline_harness.judge import Call
 from retry_driver import Bench, Draws, Provider, Sleeps, fixed, ok_body
+
+REAL_BASE_DELAY = 0.2  # seconds: the one real wait (random() ~ 1 makes it the whole backoff)
 
 
 def _charge(bench: Bench, charge) -> tuple | None:
@@ -141,6 +145,39 @@ def test_charges_succeed_after_transient_errors(evidence, candidate, variant):
             "(expected 2)"
             + ("" if charge and charge[0] == "ch_client" else " and returned no charge")
         )
+
+    # The real waits: with no sleep injected, retry() waits with time.sleep and, for a
+    # coroutine, asyncio.sleep (the defaults the brief keeps). A wait is never shorter.
+    for asynchronous in (False, True):
+        cases += 1
+        real_provider = Provider(
+            bench,
+            [bench.error("ServiceUnavailable"), ok_body("ch_real")],
+            asynchronous=asynchronous,
+        )
+        really = bench.retry.retry(
+            attempts=2,
+            base_delay=REAL_BASE_DELAY,
+            random=Draws(candidate, fixed(0.999999)).callback,
+        )(real_provider.post)
+        began = time.perf_counter()
+        if asynchronous:
+            settled = bench.call_async(really, "/v1/charges", {"amount": 4200})
+        else:
+            settled = bench.settle(really, "/v1/charges", {"amount": 4200})
+        waited = time.perf_counter() - began
+        kind = "an async" if asynchronous else "a"
+        if settled.result != ok_body("ch_real") or real_provider.count != 2:
+            problems.append(
+                f"{kind} call through retry(attempts=2) with the default sleeps made "
+                f"{real_provider.count} calls for a 503 and a success (expected 2)"
+            )
+        elif waited < REAL_BASE_DELAY * 0.9:
+            problems.append(
+                f"{kind} call through retry() with the default sleeps took {waited * 1000:.0f} "
+                f"ms for a 503 and a success: it did not really wait the ~{REAL_BASE_DELAY:g} s "
+                "backoff (the defaults are time.sleep and asyncio.sleep)"
+            )
 
     evidence.metric(
         "recovery_cases_ok",
