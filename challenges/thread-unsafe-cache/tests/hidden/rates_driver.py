@@ -145,9 +145,10 @@ class Rates:
         *,
         held: Iterable[str] = (),
         failing: Iterable[str] = (),
-        ttl_seconds: float = 3_600.0,
+        ttl_seconds: float | None = 3_600.0,
         clock: Any = None,
     ) -> None:
+        """``ttl_seconds=None`` leaves the TTL to the cache's default."""
         self.host = host
         module = host.module("rate_cache")  # the plugin reports an import that fails
         self._arrived = 0
@@ -158,13 +159,13 @@ class Rates:
             self.clock = host.cell(NOW) if clock is None else clock
             # A handle in the host to a judge callback, so a host-side Call can go through it.
             (self._arrive,) = self._builtins.list([host.callback(self._arrival)])
-            self.cache = module.RateCache(
-                host.callback(self.provider), ttl_seconds=ttl_seconds, clock=self.clock
-            )
+            ttl = {} if ttl_seconds is None else {"ttl_seconds": ttl_seconds}
+            self.cache = module.RateCache(host.callback(self.provider), **ttl, clock=self.clock)
         except RemoteError as error:
+            shown = "" if ttl_seconds is None else f"ttl_seconds={ttl_seconds:g}, "
             pytest.fail(
-                f"RateCache(fetch, ttl_seconds={ttl_seconds:g}, clock=...) could not be built in "
-                f"the host: it raised {error_name(error)}"
+                f"RateCache(fetch, {shown}clock=...) could not be built in the host: it raised "
+                f"{error_name(error)}"
             )
 
     def _arrival(self, pair: str) -> str:

@@ -62,3 +62,35 @@ def test_ttl_and_invalidation_rules(candidate):
     assert calls() == {eur: 3, gbp: 2}, (
         f"invalidate() of one pair changed what else is cached: {calls()}"
     )
+
+
+def test_ttl_rules_hold_for_any_ttl_and_the_default(candidate):
+    """The default TTL is the brief's 60 s, a TTL under a second is a TTL like any other, and a
+    TTL that is not positive is refused with ValueError, as today."""
+    for ttl, reused_at, fetched_at in ((None, 59.5, 60.5), (0.5, 0.25, 0.75)):
+        rates = Rates(candidate, ttl_seconds=ttl)
+        shown = "the default TTL (60 s)" if ttl is None else f"ttl_seconds={ttl:g}"
+        now = 9_000.0
+        rates.clock.set(now)
+        for at, calls in ((now, 1), (now + reused_at, 1), (now + fetched_at, 2)):
+            rates.clock.set(at)
+            try:
+                rate = rates.get(PAIRS[0])
+            except RemoteError as error:
+                pytest.fail(f"with {shown}, get() raised {error_name(error)}")
+            if rate != expected(PAIRS[0]):
+                pytest.fail(f"with {shown}, get() did not return the Decimal the provider sent")
+            if rates.provider.calls[PAIRS[0]] != calls:
+                pytest.fail(
+                    f"with {shown}, a rate fetched {at - now:g} s earlier was "
+                    + ("fetched again" if calls == 1 else "not fetched again")
+                )
+    module = candidate.module("rate_cache")
+    for ttl in (0, -5.0):
+        try:
+            module.RateCache(candidate.module("decimal").Decimal.get(), ttl_seconds=ttl)
+        except RemoteError as error:
+            if error_name(error) != "ValueError":
+                pytest.fail(f"RateCache(fetch, ttl_seconds={ttl:g}) raised {error_name(error)}")
+        else:
+            pytest.fail(f"RateCache(fetch, ttl_seconds={ttl:g}) was built; expected ValueError")
