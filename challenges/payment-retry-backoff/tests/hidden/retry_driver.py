@@ -31,7 +31,8 @@ from faultline_harness.judge import (
 )
 
 EPS = 1e-9
-RUNAWAY_CALLS = 50  # a retry loop that never gives up is refused service from here on
+RUNAWAY_CALLS = 400  # a retry loop that never gives up is refused service from here on (the
+# longest policy a check plays has 300 attempts)
 CALL_SECONDS = 10.0  # one decorated call, all its attempts and waits included
 PATH = "/v1/charges"
 _NO_MORE = "no more errors: the judge lost track of the provider"  # iter() sentinel
@@ -68,7 +69,11 @@ def in_band(wait: float, ceiling: float) -> bool:
 
 
 def fmt(waits: Iterable[float]) -> str:
-    return "[" + ", ".join(f"{w:.3g}" for w in waits) + "]"
+    """The waits as a short list: a long one shows its first and last few and its length."""
+    shown = [f"{w:.3g}" for w in waits]
+    if len(shown) > 12:
+        shown = [*shown[:8], "...", *shown[-3:], f"({len(shown)} waits)"]
+    return "[" + ", ".join(shown) + "]"
 
 
 def _seconds(value: Any) -> float:
