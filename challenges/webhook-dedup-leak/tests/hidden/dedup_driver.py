@@ -19,7 +19,8 @@ def run_tag(variant) -> str:
 
 
 class Deduplicator:
-    def __init__(self, host: HostClient, retention: float, handler=None) -> None:
+    def __init__(self, host: HostClient, retention: float | None, handler=None) -> None:
+        """``retention=None`` leaves ``retention_seconds`` to its default."""
         self.host = host
         self.handled: list[str] = []
         self.event_class = host.module("events").WebhookEvent.get()
@@ -28,9 +29,8 @@ class Deduplicator:
         if handler is None:
             handler = host.notifier(self.handled.append, extract="id")
         webhooks = host.module("webhooks")
-        self.remote = webhooks.WebhookDeduplicator(
-            handler, retention_seconds=retention, clock=self.clock
-        )
+        given = {} if retention is None else {"retention_seconds": retention}
+        self.remote = webhooks.WebhookDeduplicator(handler, **given, clock=self.clock)
 
     def at(self, when: float) -> None:
         self.now = when

@@ -132,3 +132,45 @@ def test_failed_delivery_is_retried(candidate, variant):
     dedup.at(dedup.now + 30.0)
     assert dedup.process(flaky_id) is False, "a retry after success ran again"
     assert calls == [flaky_id, flaky_id]
+
+
+def test_default_retention_and_its_property(candidate, variant):
+    """The default retention is the provider's 15 minutes, ``retention_seconds`` reads the
+    retention back, and a retention that is not positive is refused with ValueError, as today."""
+    tag = run_tag(variant)
+    problems: list[str] = []
+    drawn = float(variant.randrange(60, 1801, 15))
+    for retention, shown in ((None, "the default"), (drawn, f"retention_seconds={drawn:g}")):
+        dedup = Deduplicator(candidate, retention=retention)
+        window = 900.0 if retention is None else retention
+        try:
+            read = dedup.remote.retention_seconds.get()
+        except RemoteError:
+            problems.append(f"with {shown}, reading retention_seconds raised an error")
+        else:
+            if type(read) not in (int, float) or read != window:
+                problems.append(f"with {shown}, retention_seconds is not {window:g}")
+        t0, event_id = dedup.now, f"evt_{tag}_default_{window:g}"
+        for at, expected, what in (
+            (t0, True, "first delivery"),
+            (t0 + window - 1.0, False, "a retry 1 s inside the window"),
+            (t0 + window, True, "a Resend one window after processing"),
+            # Support may press Resend hours later, the first delivery since.
+            (2 * (t0 + window) + 1.0, True, "a Resend hours after processing"),
+        ):
+            dedup.at(at)
+            if dedup.process(event_id) is not expected:
+                verdict = "processed" if expected else "dropped"
+                problems.append(f"with {shown} ({window:g} s): {what} was not {verdict}")
+    webhooks = candidate.module("webhooks")
+    for retention in (0, -5.0):
+        try:
+            webhooks.WebhookDeduplicator(
+                candidate.module("builtins").print.get(), retention_seconds=retention
+            )
+        except RemoteError as error:
+            if error.type_name != "ValueError":
+                problems.append(f"retention_seconds={retention:g} raised another error")
+        else:
+            problems.append(f"retention_seconds={retention:g} was accepted; expected ValueError")
+    assert not problems, "; ".join(problems)
