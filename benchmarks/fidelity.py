@@ -182,7 +182,7 @@ def _markdown(rows: list[dict]) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
-        sampled = f" (sample of {row['sampled']})" if row.get("sampled") else ""
+        sampled = " (a fixed-seed sample)" if row["graded"] < row["generated"] else " (all)"
         out.append(
             f"| {row['id']} | {row['graded']} of {row['generated']}{sampled} "
             f"| {row['equivalent']} | {row['survived']} | {_score(row)} | {row['sound']} "
