@@ -30,23 +30,27 @@ ROUND_SECONDS = 10.0  # a round whose charges are not done by then has hung
 PING_SECONDS = 5.0
 
 
-def _awaited_sleep_problems(bench: Bench) -> list[str]:
-    """With both sleeps injected, an async function must only use the awaited one."""
-    host = bench.host
-    sync_sleep, async_sleep = Sleeps(host), Sleeps(host, asynchronous=True)
-    provider = Provider(
-        bench,
-        [bench.error("ServiceUnavailable"), bench.error("RateLimited"), ok_body("ch_async")],
-        asynchronous=True,
-    )
+def _charge_async(bench: Bench, outcomes: list, attempts: int, sync_sleep: Sleeps):
+    """An async charge through ``retry(attempts=...)`` with both sleeps the judge's: how it
+    settled, the provider, and the awaited sleep."""
+    async_sleep = Sleeps(bench.host, asynchronous=True)
+    provider = Provider(bench, outcomes, asynchronous=True)
     post = bench.retry.retry(
-        attempts=4,
+        attempts=attempts,
         base_delay=0.5,
         sleep=sync_sleep.callback,
         async_sleep=async_sleep.callback,
-        random=Draws(host, fixed(0.5)).callback,
+        random=Draws(bench.host, fixed(0.5)).callback,
     )(provider.post)
-    settled = bench.call_async(post, "/v1/charges", {"amount": 4200})
+    return bench.call_async(post, "/v1/charges", {"amount": 4200}), provider, async_sleep
+
+
+def _awaited_sleep_problems(bench: Bench) -> list[str]:
+    """With both sleeps injected, an async function must only use the awaited one, and give up
+    after ``attempts`` calls as a plain one does."""
+    sync_sleep = Sleeps(bench.host)
+    outcomes = [bench.error("ServiceUnavailable"), bench.error("RateLimited"), ok_body("ch_async")]
+    settled, provider, async_sleep = _charge_async(bench, outcomes, 4, sync_sleep)
     problems = []
     if settled.result != ok_body("ch_async") or provider.count != 3:
         ended = "returned the answer" if settled.result == ok_body("ch_async") else "did not"
@@ -58,21 +62,8 @@ def _awaited_sleep_problems(bench: Bench) -> list[str]:
     if len(async_sleep.waits) != 2:
         problems.append(f"the awaited sleep was used {len(async_sleep.waits)} times, expected 2")
 
-    # An async charge that keeps failing gives up after ``attempts`` calls, as a plain one does.
-    async_sleep = Sleeps(host, asynchronous=True)
-    provider = Provider(
-        bench,
-        [*(bench.error("ServiceUnavailable") for _ in range(3)), ok_body("ch_late")],
-        asynchronous=True,
-    )
-    post = bench.retry.retry(
-        attempts=3,
-        base_delay=0.5,
-        sleep=sync_sleep.callback,
-        async_sleep=async_sleep.callback,
-        random=Draws(host, fixed(0.5)).callback,
-    )(provider.post)
-    settled = bench.call_async(post, "/v1/charges", {"amount": 4300})
+    outcomes = [*(bench.error("ServiceUnavailable") for _ in range(3)), ok_body("ch_late")]
+    settled, provider, _ = _charge_async(bench, outcomes, 3, sync_sleep)
     if provider.count != 3 or settled.result == ok_body("ch_late"):
         problems.append(
             f"with attempts=3 and three 503s, the async charge was called {provider.count} "
