@@ -63,10 +63,12 @@ def main() -> int:
         began = time.perf_counter()
         print(f"… {challenge.id}: mutants", file=sys.stderr, flush=True)
         run = mutation.run_mutants(challenge, sandbox, limit=args.max, jobs=args.jobs)
-        print(_details(run), file=sys.stderr, flush=True)
+        details = _details(run)
+        print(details, file=sys.stderr, flush=True)
         print(f"… {challenge.id}: fixes, {args.runs} runs", file=sys.stderr, flush=True)
         verification = verify_challenge(challenge, sandbox, runs=args.runs, jobs=args.jobs)
-        rows.append(_row(challenge.id, run, verification, args, time.perf_counter() - began))
+        seconds = time.perf_counter() - began
+        rows.append(_row(challenge.id, run, details, verification, args, seconds))
         print(_format_table([rows[-1]]), flush=True)
         if store:
             kept[challenge.id] = rows[-1]
@@ -83,7 +85,9 @@ def main() -> int:
     return 1 if below or unstable else 0
 
 
-def _row(challenge_id: str, run: mutation.MutationRun, verification, args, seconds: float) -> dict:
+def _row(
+    challenge_id: str, run: mutation.MutationRun, details: str, verification, args, seconds: float
+) -> dict:
     by_subject: dict[str, bool] = {}
     for tally in verification.tallies:
         by_subject[tally.subject] = by_subject.get(tally.subject, True) and tally.ok
@@ -101,7 +105,7 @@ def _row(challenge_id: str, run: mutation.MutationRun, verification, args, secon
         "stable": verification.ok,
         "runs": verification.runs,
         "problems": [*run.problems, *verification.problems],
-        "details": _details(run),
+        "details": details,
         "measured": f"{datetime.now(UTC):%Y-%m-%d}",
         "commit": _commit(),
         "host": platform.node(),

@@ -130,6 +130,7 @@ def generate_mutants(challenge: Challenge) -> list[Mutant]:
         if not path.endswith(".py"):
             continue
         original = reference[path]
+        original_shape = _behaviour_shape(original)
         nodes = list(ast_nodes(get_ast(original)))
         seen: Counter[tuple[str, str, str]] = Counter()
         for name in operator_names():
@@ -137,11 +138,7 @@ def generate_mutants(challenge: Challenge) -> list[Mutant]:
             positions = sum(1 for node in nodes for _ in operator.mutation_positions(node))
             for occurrence in range(positions):
                 mutated = mutate_code(original, operator, occurrence)
-                if (
-                    mutated is None
-                    or mutated == original
-                    or not _changes_behaviour(original, mutated)
-                ):
+                if mutated is None or _behaviour_shape(mutated) in (None, original_shape):
                     continue
                 line, before, after = _changed_lines(original, mutated)
                 key = (name, before, after)
@@ -318,17 +315,18 @@ class _SignatureHintsRemoved(ast.NodeTransformer):
     visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
 
 
-def _changes_behaviour(original: str, mutated: str) -> bool:
-    """False for a change that tests nothing: code that does not compile (cosmic-ray turns the
-    bare ``*`` of keyword-only parameters into ``+``), or a change to a function signature's type
-    hints only (postponed, a hint never runs; evaluated, it fails the import whatever the checks
-    are). Hints on class attributes stay mutated: SQLAlchemy evaluates ``Mapped[...]``."""
+def _behaviour_shape(source: str) -> str | None:
+    """The module's syntax tree without its function signatures' type hints, or None when it
+    does not compile. Two sources with the same shape test the same thing: a mutant that does
+    not compile (cosmic-ray turns the bare ``*`` of keyword-only parameters into ``+``) or that
+    only changes a signature's hints (postponed, a hint never runs; evaluated, it fails the
+    import whatever the checks are) is no mutant. Hints on class attributes stay in the shape:
+    SQLAlchemy evaluates ``Mapped[...]``."""
     try:
-        mutated_tree = ast.parse(mutated)
+        tree = ast.parse(source)
     except SyntaxError:
-        return False
-    strip = _SignatureHintsRemoved()
-    return ast.dump(strip.visit(mutated_tree)) != ast.dump(strip.visit(ast.parse(original)))
+        return None
+    return ast.dump(_SignatureHintsRemoved().visit(tree))
 
 
 def _changed_lines(original: str, mutated: str) -> tuple[int, str, str]:
