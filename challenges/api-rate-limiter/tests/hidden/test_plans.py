@@ -58,7 +58,7 @@ def _wrong_answers(host: HostClient, plans, tag: str) -> tuple[list[str], int]:
         given += len(replies)
         for reply, (at, status, remaining, retry_after) in zip(replies, expected, strict=True):
             if _answer(reply) != (status, remaining, retry_after, plan_limit):
-                right = _shown_expected(status, remaining, retry_after, plan_limit)
+                right = _answer_text(status, remaining, plan_limit, retry_after)
                 wrong.append(
                     f"{_described(limit, window)}: the request at {offset(at)} got "
                     f"{_shown(reply)}, expected {right}"
@@ -76,17 +76,14 @@ def _answer(reply: Reply) -> tuple[int, int | None, int | None, int | None]:
 
 
 def _shown(reply: Reply) -> str:
-    text = f"{reply.status}, remaining {reply.remaining}, limit {reply.stated_limit}"
-    if reply.status == 429:
-        text += f", Retry-After {shown(reply.raw_retry_after)}"
-    return text
+    retry_after = shown(reply.raw_retry_after) if reply.status == 429 else None
+    return _answer_text(reply.status, reply.remaining, reply.stated_limit, retry_after)
 
 
-def _shown_expected(status: int, remaining: int, retry_after: int | None, limit: int) -> str:
+def _answer_text(status, remaining, limit, retry_after) -> str:
+    """An answer as a message shows it: Retry-After only on a 429."""
     text = f"{status}, remaining {remaining}, limit {limit}"
-    if retry_after is not None:
-        text += f", Retry-After {retry_after}"
-    return text
+    return text if retry_after is None else f"{text}, Retry-After {retry_after}"
 
 
 def test_every_plan_is_kept_exactly(evidence, hosts, variant):
