@@ -39,7 +39,9 @@ _Barrier = threading.Barrier
 
 ERROR_TEXT_LIMIT = 500
 NOTE_BATCH = 1000
-WORKER_THREADS = 64
+# Calls a host serves at once: a caller held inside the subject (waiting on a lock, a fetch)
+# holds one. Threads start only as calls need them; the pids limit still counts each.
+WORKER_THREADS = 128
 
 
 class Host:

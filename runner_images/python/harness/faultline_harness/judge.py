@@ -46,7 +46,9 @@ from faultline_harness.wire import (
 )
 
 DEFAULT_CALL_TIMEOUT = 120.0
-CALLBACK_THREADS = 32
+# Judge threads answering a host's callbacks at once: a callback held in the judge (a slow
+# provider's fetch, say) holds one, so a check may hold up to this many.
+CALLBACK_THREADS = 128
 
 
 class HostFailure(AssertionError):
