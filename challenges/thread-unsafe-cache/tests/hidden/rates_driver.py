@@ -40,6 +40,38 @@ PAIRS = [
     "USD/PLN",
     "EUR/NOK",
     "USD/MXN",
+    "EUR/JPY",
+    "GBP/JPY",
+    "EUR/SEK",
+    "EUR/PLN",
+    "EUR/DKK",
+    "USD/DKK",
+    "USD/NOK",
+    "USD/CHF",
+    "GBP/CHF",
+    "AUD/JPY",
+    "EUR/AUD",
+    "EUR/CAD",
+    "GBP/AUD",
+    "USD/SGD",
+    "USD/HKD",
+    "USD/ZAR",
+    "USD/TRY",
+    "USD/CZK",
+    "EUR/CZK",
+    "USD/HUF",
+    "EUR/HUF",
+    "USD/ILS",
+    "USD/INR",
+    "USD/CNH",
+    "USD/KRW",
+    "USD/BRL",
+    "USD/THB",
+    "EUR/NZD",
+    "GBP/CAD",
+    "CAD/JPY",
+    "CHF/JPY",
+    "NZD/JPY",
 ]
 _random = random.SystemRandom()
 # Per run: distinct rates with four decimals, e.g. "3.0427".
@@ -53,9 +85,9 @@ CORRECTED = {
     for pair, rate in RATES.items()
 }
 NOW = 1_000.0
-# Concurrent callers per host at most: the sandbox's pids limit (64) counts every thread of the
-# container, and each caller holds a host thread, each held fetch a judge thread.
-MAX_CALLERS = 20
+# Concurrent callers per host at most: the sandbox's pids limit (challenge.yaml) counts every
+# thread of the container, and each caller holds a host thread, each held fetch a judge thread.
+MAX_CALLERS = 80
 JOIN_SECONDS = 5.0  # a caller still inside get() this long after the provider answered is stuck
 PROVIDER_DOWN = "rates provider returned HTTP 503 for {pair}"
 
