@@ -1,11 +1,14 @@
 """A limiter keeps the contract for whatever plan it is made with, not only 100 per 60 s.
 
 ``RateLimiter(limit, window_seconds, *, clock)`` is the public API: the defaults are the plan
-of the brief (100 requests per 60 s), and every other plan is kept just as exactly. Three
+of the brief (100 requests per 60 s), and every other plan is kept just as exactly. Four
 limiters are played, each in the candidate's host and the starter's: one with the defaults, one
-allowing a single request per second, and one with a limit and a window drawn for this run.
-Each gets a burst one over its limit, a request just before the burst leaves the window and
-one as it leaves; every status and header is compared with what the contract says.
+allowing a single request per second, one with a limit and a window drawn for this run, and one
+with a drawn limit above 256 (CPython shares the int objects up to 256, so a count compared with
+``is`` agrees with ``==`` only below that). Each gets a burst one over its limit, a request just
+before the burst leaves the window and one as it leaves; every status and header is compared
+with what the contract says. A plan that is no plan (a limit under 1, a window of 0 s or less)
+is refused with ValueError, as today.
 """
 
 from __future__ import annotations
@@ -14,17 +17,25 @@ import math
 import random
 from concurrent.futures import ThreadPoolExecutor
 
-from faultline_harness.judge import HostClient
+from faultline_harness.judge import Call, HostClient, RemoteError
 from hidden_support import EPOCH, LIMIT, WINDOW, Api, Reply, Scripted, offset, run, run_tag, shown
 
 WINDOWS = (0.5, 2.5, 15.0, 90.0, 3600.0)
 """Exact binary fractions, so the edge of the window is compared exactly."""
 JUST_BEFORE = 1 / 64
+SHARED_INTS = 256  # CPython's cached small ints end here
+REFUSED = ({"limit": 0}, {"limit": -3}, {"window_seconds": 0.0}, {"window_seconds": -0.5})
+ACCEPTED = ({"limit": 1, "window_seconds": JUST_BEFORE},)
 
 
 def _plans(variant: random.Random) -> list[tuple[int | None, float | None]]:
     """(limit, window) for each limiter; ``None`` leaves the argument to its default."""
-    return [(None, None), (1, 1.0), (variant.randint(2, 300), variant.choice(WINDOWS))]
+    return [
+        (None, None),
+        (1, 1.0),
+        (variant.randint(2, 300), variant.choice(WINDOWS)),
+        (variant.randint(SHARED_INTS + 1, 4 * SHARED_INTS), variant.choice(WINDOWS)),
+    ]
 
 
 def _expected(limit: int, window: float) -> list[tuple[float, int, int, int | None]]:
@@ -66,6 +77,26 @@ def _wrong_answers(host: HostClient, plans, tag: str) -> tuple[list[str], int]:
     return wrong, given
 
 
+def _plan_text(plan: dict[str, float]) -> str:
+    return "RateLimiter(" + ", ".join(f"{name}={value:g}" for name, value in plan.items()) + ")"
+
+
+def _wrong_refusals(host: HostClient) -> list[str]:
+    """Plans that are no plan must raise ValueError; a tiny but valid one must not."""
+    rate_limiter = host.module("ratelimit").RateLimiter
+    plans = [*REFUSED, *ACCEPTED]
+    made = host.batch([Call(rate_limiter, **plan) for plan in plans])
+    wrong = []
+    for plan, result in zip(plans, made, strict=True):
+        refused = isinstance(result, RemoteError)
+        if plan in REFUSED and not (refused and result.type_name == "ValueError"):
+            verdict = "raised another error" if refused else "was accepted"
+            wrong.append(f"{_plan_text(plan)} {verdict}; expected ValueError")
+        elif plan in ACCEPTED and refused:
+            wrong.append(f"{_plan_text(plan)} was refused")
+    return wrong
+
+
 def _answer(reply: Reply) -> tuple[int, int | None, int | None, int | None]:
     return (
         reply.status,
@@ -89,19 +120,21 @@ def _answer_text(status, remaining, limit, retry_after) -> str:
 def test_every_plan_is_kept_exactly(evidence, hosts, variant):
     plans = _plans(variant)
     tag = run_tag(variant)
+    candidate_host = hosts.candidate()
     with ThreadPoolExecutor(2) as pool:
         starter = pool.submit(_wrong_answers, hosts.starter(), plans, tag)
-        candidate = pool.submit(_wrong_answers, hosts.candidate(), plans, tag)
+        candidate = pool.submit(_wrong_answers, candidate_host, plans, tag)
         starter_wrong, _ = starter.result()
         wrong, given = candidate.result()
+    refusals = _wrong_refusals(candidate_host)
     evidence.metric(
         "wrong_answers_on_other_plans",
         len(wrong),
         unit="responses",
         limit=0,
         starter=len(starter_wrong),
-        label=f"wrong answers of {given}, from the default plan, 1 per second and "
-        f"{plans[2][0]} per {plans[2][1]:g} s",
+        label=f"wrong answers of {given}, from the default plan, 1 per second, "
+        f"{plans[2][0]} per {plans[2][1]:g} s and {plans[3][0]} per {plans[3][1]:g} s",
     )
     if not starter_wrong:
         evidence.suspect(
@@ -111,3 +144,4 @@ def test_every_plan_is_kept_exactly(evidence, hosts, variant):
     assert not wrong, f"{len(wrong)} of {given} answers broke the contract, e.g. " + "; ".join(
         wrong[:3]
     )
+    assert not refusals, "; ".join(refusals)
