@@ -11,6 +11,7 @@ from faultline_harness.judge import Call, HostClient, RemoteError
 EVENT_TYPE = "charge.succeeded"
 PAYLOAD = {"amount": 1250, "currency": "EUR"}
 START = 10_000.0
+PROVIDER_RETRY_SECONDS = 900.0  # the provider retries for 15 minutes: the default retention
 
 
 def run_tag(variant) -> str:

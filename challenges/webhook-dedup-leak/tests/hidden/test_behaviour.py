@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dedup_driver import Deduplicator, run_tag
+from dedup_driver import PROVIDER_RETRY_SECONDS, Deduplicator, run_tag
 from faultline_harness.judge import RemoteError
 
 
 def test_duplicates_inside_window_are_dropped(candidate, variant):
     """Retries from 0 s to 14 minutes later are dropped; each distinct event runs once."""
     tag = run_tag(variant)
-    dedup = Deduplicator(candidate, retention=900.0)
+    dedup = Deduplicator(candidate, retention=PROVIDER_RETRY_SECONDS)
     start = dedup.now
     schedule: list[tuple[float, int, str]] = []
     for number in range(60):
@@ -122,7 +122,9 @@ def test_failed_delivery_is_retried(candidate, variant):
         if len(calls) == 1:
             raise RuntimeError("ledger unavailable")
 
-    dedup = Deduplicator(candidate, retention=900.0, handler=candidate.callback(flaky))
+    dedup = Deduplicator(
+        candidate, retention=PROVIDER_RETRY_SECONDS, handler=candidate.callback(flaky)
+    )
     result = dedup.process(flaky_id)
     assert isinstance(result, RemoteError) and "ledger unavailable" in result.message, (
         "the handler's failure did not propagate out of process()"
@@ -136,13 +138,14 @@ def test_failed_delivery_is_retried(candidate, variant):
 
 def test_default_retention_and_its_property(candidate, variant):
     """The default retention is the provider's 15 minutes, ``retention_seconds`` reads the
-    retention back, and a retention that is not positive is refused with ValueError, as today."""
+    retention back, and a retention that is not positive is refused with ValueError, as today,
+    while any positive one, a second or less too, is accepted."""
     tag = run_tag(variant)
     problems: list[str] = []
     drawn = float(variant.randrange(60, 1801, 15))
     for retention, shown in ((None, "the default"), (drawn, f"retention_seconds={drawn:g}")):
         dedup = Deduplicator(candidate, retention=retention)
-        window = 900.0 if retention is None else retention
+        window = PROVIDER_RETRY_SECONDS if retention is None else retention
         try:
             read = dedup.remote.retention_seconds.get()
         except RemoteError:
@@ -173,4 +176,11 @@ def test_default_retention_and_its_property(candidate, variant):
                 problems.append(f"retention_seconds={retention:g} raised another error")
         else:
             problems.append(f"retention_seconds={retention:g} was accepted; expected ValueError")
+    for retention in (0.25, 1.0):  # short, but positive: kept as given
+        try:
+            webhooks.WebhookDeduplicator(
+                candidate.module("builtins").print.get(), retention_seconds=retention
+            )
+        except RemoteError:
+            problems.append(f"retention_seconds={retention:g} was refused; it is positive")
     assert not problems, "; ".join(problems)

@@ -12,7 +12,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
-from dedup_driver import Deduplicator, run_tag
+from dedup_driver import PROVIDER_RETRY_SECONDS, Deduplicator, run_tag
 
 STEP = 0.004  # 250 deliveries a second, the month-end peak
 CHUNK = 250  # deliveries timed together: one second of peak traffic
@@ -149,7 +149,6 @@ def _gave_up_message(run: _Run, total: int) -> str:
 
 # --- duplicates under load ----------------------------------------------------------------
 
-LOAD_RETENTION = 900.0  # the provider retries for 15 minutes
 LOAD_HEAD = 500  # retried after everything else, about 890 s later
 LOAD_UNIQUE = 220_000  # the brief's "about a quarter of a million ids inside the window"
 LOAD_RETRY_EVERY = 200
@@ -160,14 +159,14 @@ def test_duplicates_dropped_under_load(evidence, candidate, starter, variant):
     ids, fresh = _stream(
         LOAD_HEAD, LOAD_UNIQUE, LOAD_RETRY_EVERY, LOAD_RETRY_DISTANCE, run_tag(variant)
     )
-    assert len(ids) * STEP < LOAD_RETENTION
+    assert len(ids) * STEP < PROVIDER_RETRY_SECONDS
     retries = fresh.count(False)
     per_delivery = _starter_cost(starter, variant)
     run = _run(
         candidate,
         ids,
         fresh,
-        LOAD_RETENTION,
+        PROVIDER_RETRY_SECONDS,
         chunk=LOAD_CHUNK,
         chunk_limit=COST_LIMIT_RATIO * per_delivery * LOAD_CHUNK,
         total_limit=TOTAL_LIMIT_RATIO * per_delivery * len(ids),
