@@ -40,6 +40,7 @@ CASES = [
     (150, 100, "PNG", "RGB"),  # already small: must not be upscaled
     (200, 200, "JPEG", "RGB"),  # exactly the bounds
     (3, 1500, "PNG", "RGB"),  # a divider line: scaled, it is less than a pixel wide, so 1
+    (1500, 2, "JPEG", "L"),  # a horizontal rule: scaled, it is less than a pixel high, so 1
 ]
 # Uploads for the service built with other bounds and quality (ThumbnailService(bounds=...,
 # quality=...)): a landscape photo, a tall screenshot.
@@ -125,8 +126,14 @@ def test_thumbnails_are_correct(evidence, candidate, photo_jpeg, variant):
         elif luminance_table(result) != tables[quality]:
             problems.append(f"{case}: the JPEG was not encoded with quality {quality}")
         off_by = max(abs(size_out[0] - want[0]), abs(size_out[1] - want[1]))
-        # A side that fills its bound, or keeps its size, is exact: rounding moves the other.
-        exact = [i for i in (0, 1) if want[i] in (bounds[i], (width, height)[i])]
+        # A side that fills its bound, or keeps its size, is exact: rounding moves the other,
+        # except below a pixel, where the side is 1 (rounded or not, it cannot be 0 or 2).
+        scale = min(bounds[0] / width, bounds[1] / height, 1.0)
+        exact = [
+            i
+            for i in (0, 1)
+            if want[i] in (bounds[i], (width, height)[i]) or (width, height)[i] * scale < 1
+        ]
         inexact = any(size_out[i] != want[i] for i in exact)
         if off_by > 1 or inexact or size_out[0] > bounds[0] or size_out[1] > bounds[1]:
             problems.append(
