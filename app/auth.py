@@ -27,14 +27,18 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
 from app.extensions import db, limiter, login_manager
 from app.models import Role, User, utcnow
+from app.services import users
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+LOGIN_ID = "login_id"
+"""The session key holding the id of this login's ``StaffSession`` row."""
 
 
 def home_for(user: User) -> str:
@@ -68,6 +72,8 @@ def _load_user(session_id: str) -> User | None:
         return None
     if not hmac.compare_digest(key, user.session_key):
         return None  # the password changed since this session logged in
+    if not users.session_is_live(user, session.get(LOGIN_ID)):
+        return None  # logged out: this is a copy of the cookie from before
     return user
 
 
@@ -134,6 +140,21 @@ class IdleAwareSessionInterface(SecureCookieSessionInterface):
         if g.get("polled"):
             return session.modified
         return super().should_set_cookie(app, session)
+
+
+def log_in(user: User) -> None:
+    """Start a fresh session for ``user``: a new login row, the time it started."""
+    session.clear()
+    session.permanent = True
+    login_user(user, remember=False)
+    session["login_at"] = utcnow().isoformat()
+    session[LOGIN_ID] = users.start_session(user, current_app.config["STAFF_SESSION_MAX_HOURS"])
+
+
+def log_out() -> None:
+    users.end_session(session.get(LOGIN_ID))
+    logout_user()
+    session.clear()
 
 
 def init_app(app: Flask) -> None:

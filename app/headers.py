@@ -19,10 +19,17 @@ SECURITY_HEADERS = {
 }
 
 
+# Served over HTTPS (directly, or behind a proxy that says so and is trusted: PROXY_HOPS), the
+# browser is told to use nothing else for a year.
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 def security_headers(response: Response) -> Response:
     if request.endpoint != "static":
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response
 
 

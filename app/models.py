@@ -315,6 +315,17 @@ class User(UserMixin, db.Model):
         return self.role == Role.ADMIN
 
 
+class StaffSession(db.Model):
+    """One staff login. The session cookie names it and logging out deletes it, so a copy of
+    the cookie taken before the logout opens nothing afterwards."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Note(db.Model):
     """An interviewer's note on a candidate, optionally with a rating (1-5)."""
 

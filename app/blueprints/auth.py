@@ -11,18 +11,16 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from app.auth import home_for, safe_next
-from app.extensions import db, limiter
-from app.models import User, utcnow
+from app.auth import home_for, log_in, log_out, safe_next
+from app.extensions import limiter
+from app.services import users
 from app.services.users import MIN_PASSWORD_LENGTH, set_password
 
 bp = Blueprint("auth", __name__)
@@ -62,13 +60,9 @@ def login():
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        email = form.email.data.strip().lower()
-        user = db.session.scalar(select(User).where(func.lower(User.email) == email))
-        if user is not None and user.active and user.check_password(form.password.data):
-            session.clear()
-            session.permanent = True
-            login_user(user, remember=False)
-            session["login_at"] = utcnow().isoformat()
+        user = users.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            log_in(user)
             return redirect(safe_next(request.args.get("next")) or home_for(user))
         flash(LOGIN_FAILED, "error")
         status = 401
@@ -80,8 +74,7 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    logout_user()
-    session.clear()
+    log_out()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
 

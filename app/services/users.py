@@ -1,11 +1,16 @@
-"""Interviewer and admin accounts."""
+"""Interviewer and admin accounts, and their logins."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import secrets
+from datetime import timedelta
+from functools import cache
+
+from sqlalchemy import delete, func, select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
-from app.models import Role, User
+from app.models import Role, StaffSession, User, new_token, utcnow
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -99,3 +104,53 @@ def set_password(user: User, password: str) -> User:
     user.set_password(password)
     db.session.commit()
     return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active account with this email and password, else None.
+
+    A failed login takes as long whether or not the account exists (or is active): the
+    password is checked against a decoy hash then, so the time does not tell which emails
+    have accounts."""
+    email = email.strip().lower()
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email))
+    if user is None or not user.active:
+        check_password_hash(_decoy_hash(), password)
+        return None
+    return user if user.check_password(password) else None
+
+
+@cache
+def _decoy_hash() -> str:
+    """A hash of a password nobody has, made as real ones are (scrypt)."""
+    return generate_password_hash(secrets.token_urlsafe(24), method="scrypt")
+
+
+def start_session(user: User, max_age_hours: float) -> str:
+    """Record a new login of ``user`` and return its id for the session cookie. The user's
+    logins older than ``max_age_hours`` have ended anyway: their rows go."""
+    cutoff = utcnow() - timedelta(hours=max_age_hours)
+    db.session.execute(
+        delete(StaffSession).where(
+            StaffSession.user_id == user.id, StaffSession.created_at < cutoff
+        )
+    )
+    session_id = new_token()
+    db.session.add(StaffSession(id=session_id, user_id=user.id))
+    db.session.commit()
+    return session_id
+
+
+def session_is_live(user: User, session_id: object) -> bool:
+    """The login named by a session cookie has not been logged out."""
+    if not isinstance(session_id, str) or not session_id:
+        return False
+    row = db.session.get(StaffSession, session_id)
+    return row is not None and row.user_id == user.id
+
+
+def end_session(session_id: object) -> None:
+    """Log out: a copy of the cookie naming this login no longer opens anything."""
+    if isinstance(session_id, str) and session_id:
+        db.session.execute(delete(StaffSession).where(StaffSession.id == session_id))
+        db.session.commit()

@@ -260,6 +260,51 @@ def test_logout_needs_a_post_and_ends_the_session(client, staff):
         assert "_user_id" not in session and "login_at" not in session
 
 
+def test_a_copy_of_the_session_cookie_taken_before_logout_opens_nothing_after(client, staff):
+    log_in(client, staff.interviewer)
+    stolen = client.get_cookie("session").value
+    other_browser = client.application.test_client()
+    log_in(other_browser, staff.interviewer)  # the same account elsewhere stays logged in
+
+    client.post("/logout")
+    client.set_cookie("session", stolen)
+
+    assert not logged_in(client)
+    assert logged_in(other_browser)
+
+
+def test_a_failed_login_takes_as_long_for_an_unknown_email_as_for_a_wrong_password(
+    client, staff, monkeypatch
+):
+    """Counted, not timed: both check one scrypt hash, so neither answers sooner."""
+    from app.services import users
+
+    checked = []
+    real = users.check_password_hash
+    monkeypatch.setattr(
+        users, "check_password_hash", lambda *args: checked.append("decoy") or real(*args)
+    )
+    monkeypatch.setattr(
+        User,
+        "check_password",
+        lambda self, pw: checked.append("account") or real(self.password_hash, pw),
+    )
+    set_active(staff.other_interviewer, False, acting=staff.admin)
+    for email in ("nobody@example.com", staff.interviewer.email, staff.other_interviewer.email):
+        checked.clear()
+        response = post_login(client, email, "not the password at all")
+        assert response.status_code == 401
+        assert len(checked) == 1, (email, checked)
+    assert users._decoy_hash().startswith("scrypt:")
+    assert staff.interviewer.password_hash.startswith("scrypt:")
+
+
+def test_hsts_is_sent_over_https_only(client):
+    secure = client.get("/login", base_url="https://faultline.example")
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    assert "Strict-Transport-Security" not in client.get("/login").headers
+
+
 def test_logout_when_not_logged_in_sends_to_the_login_page(client):
     response = client.post("/logout")
     assert response.status_code == 302 and response.location.startswith("/login")
