@@ -56,8 +56,7 @@ class SimilarityFlag:
 
     invite_id: int
     other_invite_id: int
-    other_name: str | None
-    other_visible: bool
+    other_name: str
     challenge_slug: str
     score: float
     regions: list[MatchRegion] = field(default_factory=list)
@@ -312,18 +311,17 @@ def _flag(
     prints: Mapping[int, dict[int, list[Location]]],
     viewer: User,
 ) -> SimilarityFlag | None:
+    if not can_see(viewer, theirs.invite.assessment):
+        # Not even anonymously: which of my candidate's lines match would be an oracle on code
+        # the viewer may not read. Admins see every assessment, so they see every match.
+        return None
     result = compare(prints[mine.invite_id], prints[theirs.invite_id], mine.files, theirs.files)
     if result is None:
         return None
-    visible = can_see(viewer, theirs.invite.assessment)
-    if not visible:
-        for region in result.regions:
-            region.other_text = ""
     return SimilarityFlag(
         invite_id=mine.invite_id,
         other_invite_id=theirs.invite_id,
-        other_name=theirs.invite.candidate_name if visible else None,
-        other_visible=visible,
+        other_name=theirs.invite.candidate_name,
         challenge_slug=version.slug,
         score=result.score,
         regions=result.regions,
@@ -362,8 +360,8 @@ def flags_for_invite(invite: Invite, viewer: User) -> list[SimilarityFlag]:
 
 
 def flags_for_version(version: ChallengeVersion, viewer: User) -> list[SimilarityFlag]:
-    """Every flagged pair for this version that involves a candidate the viewer can see, told
-    from the side of a visible candidate; most similar first."""
+    """Every flagged pair for this version whose two candidates the viewer can both see; most
+    similar first."""
     submissions = latest_submissions(version)
     visible = {
         invite_id
@@ -375,10 +373,9 @@ def flags_for_version(version: ChallengeVersion, viewer: User) -> list[Similarit
     flags = []
     for index, first in enumerate(ids):
         for second in ids[index + 1 :]:
-            if first not in visible and second not in visible:
+            if first not in visible or second not in visible:
                 continue
-            mine, theirs = (first, second) if first in visible else (second, first)
-            flag = _flag(version, submissions[mine], submissions[theirs], prints, viewer)
+            flag = _flag(version, submissions[first], submissions[second], prints, viewer)
             if flag is not None:
                 flags.append(flag)
     return sorted(flags, key=lambda f: -f.score)
