@@ -46,6 +46,14 @@ class Config:
     # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host. With 0 (the
     # default) those headers are ignored, and every client behind a proxy shares its address.
     PROXY_HOPS = int(os.environ.get("FAULTLINE_PROXY_HOPS", "0"))
+    # Fairness between candidates (app/services/candidates.py): one candidate's runs and
+    # submissions being graded at once, across all challenges; runs and submits in any minute;
+    # runs and submissions kept per challenge.
+    MAX_JOBS_IN_FLIGHT = int(os.environ.get("FAULTLINE_MAX_JOBS_IN_FLIGHT", "2"))
+    GRADES_PER_MINUTE = int(os.environ.get("FAULTLINE_GRADES_PER_MINUTE", "10"))
+    MAX_SUBMISSIONS_PER_CHALLENGE = int(
+        os.environ.get("FAULTLINE_MAX_SUBMISSIONS_PER_CHALLENGE", "300")
+    )
     # Dotted path of a callable(invite, url) that sends an invitation (e.g. by email);
     # empty: interviewers copy the link themselves. See app/services/invitations.py.
     INVITE_SENDER = os.environ.get("FAULTLINE_INVITE_SENDER", "")

@@ -7,9 +7,11 @@ from urllib.parse import urlsplit
 from flask import Flask, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.auth import safe_next
+from app.extensions import db
 
 ERROR_TITLES = {
     400: "Bad request",
@@ -38,6 +40,7 @@ def http_error(error: HTTPException):
     code = error.code or 500
     if isinstance(error, InternalServerError) or code >= 500:
         code, description = 500, ERROR_MESSAGES[500]
+        _end_failed_transaction()
     else:
         description = error.description
     if _wants_json():
@@ -47,6 +50,15 @@ def http_error(error: HTTPException):
         message = description
     title = ERROR_TITLES.get(code, "Error")
     return render_template("error.html", title=title, message=message, code=code), code
+
+
+def _end_failed_transaction() -> None:
+    """Roll back what the failed request left: the error page reads the database too (the
+    logged-in user), and on PostgreSQL a failed statement blocks its transaction until then."""
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:  # the database itself is gone: the page renders without it
+        db.session.close()
 
 
 SESSION_ENDED = (

@@ -10,14 +10,16 @@ from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
+from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Submission, utcnow
+from app.models import UNFINISHED, Submission, utcnow
 
 INFRA_RETRIES = 3
 INFRA_RETRY_SECONDS = [5, 20, 60]
 JOB_TIMEOUT_MARGIN_SECONDS = 60
 BACKGROUND_QUEUE_SUFFIX = "-background"
+FRONT_QUEUE_SUFFIX = "-first"
 
 
 def redis_connection() -> Redis:
@@ -31,6 +33,20 @@ def grading_queue(connection: Redis | None = None) -> Queue:
     return Queue(current_app.config["GRADING_QUEUE"], connection=connection or redis_connection())
 
 
+def front_queue(connection: Redis | None = None) -> Queue:
+    """The grading queue's front: a candidate's job that is their only one in flight. Workers
+    take these before the grading queue, so every waiting candidate's first job is graded
+    before anyone's second: candidates are served in turn, not first come, first served."""
+    name = current_app.config["GRADING_QUEUE"] + FRONT_QUEUE_SUFFIX
+    return Queue(name, connection=connection or redis_connection())
+
+
+def candidate_queues(connection: Redis | None = None) -> list[Queue]:
+    """The queues candidates' jobs wait in, in the order workers take them."""
+    connection = connection or redis_connection()
+    return [front_queue(connection), grading_queue(connection)]
+
+
 def background_queue(connection: Redis | None = None) -> Queue:
     """Admins' long work (challenge verifications, regrade batches), served by the Procfile's
     `background` process, so a candidate never waits behind it."""
@@ -39,7 +55,26 @@ def background_queue(connection: Redis | None = None) -> Queue:
 
 
 def queue_for(submission: Submission) -> Queue:
-    return background_queue() if submission.regrade_of_id is not None else grading_queue()
+    if submission.regrade_of_id is not None:
+        return background_queue()
+    return grading_queue() if _others_in_flight(submission) else front_queue()
+
+
+def _others_in_flight(submission: Submission) -> bool:
+    """The candidate has another run or submission waiting or being graded."""
+    return (
+        db.session.scalar(
+            select(Submission.id)
+            .where(
+                Submission.invite_id == submission.invite_id,
+                Submission.id != submission.id,
+                Submission.regrade_of_id.is_(None),
+                Submission.status.in_(list(UNFINISHED)),
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def job_id_for(submission: Submission) -> str:
@@ -83,9 +118,10 @@ def enqueue_submission(submission: Submission) -> bool:
 
 
 def queue_position(submission: Submission) -> int | None:
-    """1-based position in the grading queue, or None when not waiting (or Redis is down)."""
+    """1-based position among the candidates' waiting jobs (the front queue's first), or None
+    when not waiting (or Redis is down)."""
     try:
-        job_ids = grading_queue().get_job_ids()
+        job_ids = [job_id for queue in candidate_queues() for job_id in queue.get_job_ids()]
     except RedisError:
         return None
     try:

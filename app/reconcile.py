@@ -21,8 +21,8 @@ from app.models import UNFINISHED, Submission, SubmissionStatus
 from app.queue import (
     INFRA_RETRIES,
     background_queue,
+    candidate_queues,
     enqueue_submission,
-    grading_queue,
     job_alive,
     job_id_for,
     redis_connection,
@@ -44,7 +44,7 @@ def reconcile() -> Reconciled:
     try:
         connection = redis_connection()
         connection.ping()
-        for queue in (grading_queue(connection), background_queue(connection)):
+        for queue in (*candidate_queues(connection), background_queue(connection)):
             StartedJobRegistry(queue=queue).cleanup()
     except RedisError:
         result.redis_down = True

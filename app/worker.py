@@ -1,14 +1,17 @@
 """`rq worker -w app.worker.GradingWorker <queues>`: an RQ worker that also runs the reconciler.
 The Procfile starts it twice: `worker` for the grading queue, `background` for the background
-queue (challenge verifications and regrades, and grading when that queue is empty)."""
+queue (challenge verifications and regrades, and grading when that queue is empty). Where it
+is given the grading queue, it serves that queue's front queue first."""
 
 from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 
-from rq import Worker
+from rq import Queue, Worker
 
+from app.queue import FRONT_QUEUE_SUFFIX
 from app.reconcile import reconcile
 from app.services.verification import reconcile_verifications
 from app.tasks import _app
@@ -17,13 +20,15 @@ RECONCILE_EVERY_SECONDS = 30
 
 
 class GradingWorker(Worker):
-    """Beats every few seconds while grading, so the reconciler spots a killed worker fast."""
+    """Beats every few seconds while grading, so the reconciler spots a killed worker fast;
+    serves the grading queue's front queue (app/queue.py) just before the grading queue."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, queues, *args, **kwargs):
         kwargs["job_monitoring_interval"] = int(
             os.environ.get("FAULTLINE_JOB_HEARTBEAT_SECONDS", "10")
         )
-        super().__init__(*args, **kwargs)
+        grading = _app().config["GRADING_QUEUE"]
+        super().__init__(with_front_queue(queues, grading), *args, **kwargs)
 
     def work(self, *args, **kwargs):
         app = _app()
@@ -35,6 +40,25 @@ class GradingWorker(Worker):
             return super().work(*args, **kwargs)
         finally:
             stop.set()
+
+
+def with_front_queue(queues: Any, grading: str) -> list[Any]:
+    """``queues`` (names or queues) with the grading queue's front queue just before it."""
+    listed = [queues] if isinstance(queues, str | Queue) else list(queues)
+    served = []
+    for queue in listed:
+        name = queue if isinstance(queue, str) else queue.name
+        front = grading + FRONT_QUEUE_SUFFIX
+        if name == grading and front not in [getattr(q, "name", q) for q in listed]:
+            served.append(front if isinstance(queue, str) else _sibling(queue, front))
+        served.append(queue)
+    return served
+
+
+def _sibling(queue: Queue, name: str) -> Queue:
+    return Queue(
+        name, connection=queue.connection, job_class=queue.job_class, serializer=queue.serializer
+    )
 
 
 def _reconcile_once(app) -> None:

@@ -26,6 +26,7 @@ from pydantic import (
 
 MAX_FILE_BYTES = 512 * 1024
 MAX_FILES_PER_SET = 64
+MAX_VERSION = 2**31 - 1  # stored in an integer column: PostgreSQL's integer ends here
 SLUG = r"^[a-z0-9][a-z0-9-]{1,62}$"
 CHALLENGE_FILE = "challenge.yaml"
 
@@ -140,7 +141,7 @@ class EquivalentMutant(_Strict):
 
 class ChallengeSpec(_Strict):
     id: str = Field(pattern=SLUG)
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
     title: str = Field(min_length=3, max_length=200)
     summary: str = Field(min_length=3, max_length=500)
     difficulty: Literal["easy", "medium", "hard"]

@@ -53,7 +53,12 @@ def validate_submission(challenge: Challenge, files: dict[str, bytes | str]) -> 
             raise SubmissionRejected(
                 f"{name!r} {reason}; the editable files are: {', '.join(editable)}"
             )
-        data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        try:
+            data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        except UnicodeEncodeError as exc:  # a lone surrogate ("\\ud800" in JSON) is no text
+            raise SubmissionRejected(
+                f"{name} is not valid Unicode text (a lone surrogate at character {exc.start})"
+            ) from None
         if len(data) > MAX_SUBMITTED_FILE_BYTES:
             raise SubmissionRejected(
                 f"{name} is {len(data):,} bytes; the limit is {MAX_SUBMITTED_FILE_BYTES:,} bytes"

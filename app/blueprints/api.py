@@ -25,7 +25,10 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 @bp.errorhandler(Refused)
 def _refused(error: Refused) -> tuple[Response, int]:
-    return jsonify({"error": error.message}), error.status
+    response = jsonify({"error": error.message})
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response, error.status
 
 
 @bp.errorhandler(HTTPException)
@@ -77,14 +80,17 @@ def submit(token: str, slug: str):
     return jsonify(submission_json(submission)), 202
 
 
-@bp.get("/invites/<token>/submissions/<int:submission_id>")
+@bp.get("/invites/<token>/submissions/<id:submission_id>")
 def submission(token: str, submission_id: int):
     invite = candidates.invite_by_token(token)
     return jsonify(submission_json(candidates.submission_of(invite, submission_id)))
 
 
 def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # the parser gives up on deep nesting before any limit of ours
+        raise Refused(400, "the JSON is nested too deeply; send a flat object of files") from None
     if not isinstance(body, dict):
         raise Refused(400, 'send a JSON object, e.g. {"files": {"name.py": "..."}}')
     return body

@@ -21,25 +21,19 @@ from grader.report import candidate_view
 bp = Blueprint("candidate", __name__, url_prefix="/i")
 
 
+REFUSAL_TITLES = {404: "Invite not found", 410: "This invite has expired"}
+
+
 @bp.errorhandler(Refused)
 def _refused(error: Refused):
-    title = "Invite not found" if error.status == 404 else "This cannot be done"
+    title = REFUSAL_TITLES.get(error.status, "This cannot be done")
     return render_template("error.html", title=title, message=error.message), error.status
 
 
 @bp.get("/<token>")
 def landing(token: str):
     invite = candidates.invite_by_token(token)
-    data = invite_json(invite)
-    expired = invite.is_expired()
-    html = render_template(
-        "candidate/landing.html",
-        invite=data,
-        token=token,
-        expired=expired,
-        expired_message="This invite has expired. Ask your interviewer for a new link.",
-    )
-    return html, 410 if expired else 200
+    return render_template("candidate/landing.html", invite=invite_json(invite), token=token)
 
 
 @bp.get("/<token>/overview")
@@ -87,7 +81,7 @@ def challenge(token: str, slug: str):
     )
 
 
-@bp.get("/<token>/s/<int:submission_id>")
+@bp.get("/<token>/s/<id:submission_id>")
 def report(token: str, submission_id: int):
     invite = candidates.invite_by_token(token)
     submission = candidates.submission_of(invite, submission_id)

@@ -174,7 +174,7 @@ def _in_chosen_order(
     return [by_id[vid] for vid in ordered]
 
 
-@bp.get("/assessments/<int:assessment_id>")
+@bp.get("/assessments/<id:assessment_id>")
 @staff_required
 def assessment(assessment_id: int):
     return _assessment_page(assessment_or_404(current_user, assessment_id), InviteForm())
@@ -200,7 +200,7 @@ def _assessment_page(assessment: Assessment, invite_form: InviteForm, status: in
     return html, status
 
 
-@bp.get("/assessments/<int:assessment_id>/status.json")
+@bp.get("/assessments/<id:assessment_id>/status.json")
 @polled
 @staff_required
 def assessment_status(assessment_id: int):
@@ -209,7 +209,7 @@ def assessment_status(assessment_id: int):
     return jsonify({"invites": {str(s.invite.id): review.status_json(s) for s in summaries}})
 
 
-@bp.post("/assessments/<int:assessment_id>/invites")
+@bp.post("/assessments/<id:assessment_id>/invites")
 @staff_required
 def invite_candidate(assessment_id: int):
     assessment = assessment_or_404(current_user, assessment_id)
@@ -242,7 +242,7 @@ def invite_candidate(assessment_id: int):
     )
 
 
-@bp.post("/invites/<int:invite_id>/revoke")
+@bp.post("/invites/<id:invite_id>/revoke")
 @staff_required
 def revoke_invite(invite_id: int):
     invite = invite_or_404(current_user, invite_id)
@@ -258,13 +258,13 @@ def revoke_invite(invite_id: int):
 # ---- one candidate ----------------------------------------------------------------------------
 
 
-@bp.get("/invites/<int:invite_id>")
+@bp.get("/invites/<id:invite_id>")
 @staff_required
 def candidate(invite_id: int):
     return _candidate_page(invite_or_404(current_user, invite_id), NoteForm())
 
 
-@bp.post("/invites/<int:invite_id>/notes")
+@bp.post("/invites/<id:invite_id>/notes")
 @staff_required
 def add_note(invite_id: int):
     invite = invite_or_404(current_user, invite_id)
@@ -348,7 +348,7 @@ def _challenge_section(
 # ---- comparing and exporting ------------------------------------------------------------------
 
 
-@bp.get("/assessments/<int:assessment_id>/challenges/<slug>")
+@bp.get("/assessments/<id:assessment_id>/challenges/<slug>")
 @staff_required
 def compare(assessment_id: int, slug: str):
     assessment = assessment_or_404(current_user, assessment_id)
@@ -371,7 +371,7 @@ def compare(assessment_id: int, slug: str):
     )
 
 
-@bp.get("/assessments/<int:assessment_id>/export.csv")
+@bp.get("/assessments/<id:assessment_id>/export.csv")
 @staff_required
 def export_csv(assessment_id: int):
     assessment = assessment_or_404(current_user, assessment_id)
@@ -382,7 +382,7 @@ def export_csv(assessment_id: int):
     )
 
 
-@bp.get("/assessments/<int:assessment_id>/export.json")
+@bp.get("/assessments/<id:assessment_id>/export.json")
 @staff_required
 def export_json(assessment_id: int):
     assessment = assessment_or_404(current_user, assessment_id)

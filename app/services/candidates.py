@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import math
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import (
@@ -22,26 +26,37 @@ from grader.workspace import SubmissionRejected, validate_submission
 MODES = tuple(SubmissionMode)
 
 
-class Refused(Exception):
-    """A candidate action that cannot be done; ``status`` is the HTTP status to answer."""
+RATE_WINDOW = timedelta(minutes=1)
 
-    def __init__(self, status: int, message: str) -> None:
+
+class Refused(Exception):
+    """A candidate action that cannot be done; ``status`` is the HTTP status to answer, and
+    ``retry_after`` the seconds after which the same action can succeed, where that is known."""
+
+    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after
+
+
+INVITE_EXPIRED = "This invite has expired. Ask your interviewer for a new link."
 
 
 def invite_by_token(token: str) -> Invite:
+    """The invite of ``token``. An unused link that has expired (or was revoked, which expires
+    it) answers 410 and shows nothing of the candidate or the assessment: it may have been sent
+    to the wrong person."""
     invite = db.session.scalar(select(Invite).where(Invite.token == token)) if token else None
     if invite is None:
         raise Refused(404, "This invite link is not valid. Check the link in your invitation.")
+    if invite.is_expired():
+        raise Refused(410, INVITE_EXPIRED)
     return invite
 
 
 def start(invite: Invite) -> Invite:
     if invite.state == InviteState.PENDING:
-        if invite.is_expired():
-            raise Refused(410, "This invite has expired. Ask your interviewer for a new link.")
         invite.state = InviteState.STARTED
         invite.started_at = utcnow()
         db.session.commit()
@@ -107,20 +122,18 @@ def create_submission(
     if mode not in MODES:
         raise Refused(400, f"mode must be one of {', '.join(MODES)}")
     accepted = _validated(version, files)
-    in_flight = db.session.scalar(
-        select(Submission)
-        .where(
-            Submission.invite_id == invite.id,
-            Submission.challenge_version_id == version.id,
-            Submission.mode == mode,
-            Submission.regrade_of_id.is_(None),
-            Submission.status.in_(list(UNFINISHED)),
-        )
-        .with_for_update()
+    # One candidate's submits one at a time (PostgreSQL), so two at once cannot both pass the caps.
+    db.session.execute(select(Invite.id).where(Invite.id == invite.id).with_for_update())
+    mine = select(Submission).where(
+        Submission.invite_id == invite.id, Submission.regrade_of_id.is_(None)
     )
-    if in_flight is not None:
+    in_flight = list(
+        db.session.scalars(mine.where(Submission.status.in_(list(UNFINISHED))).with_for_update())
+    )
+    if any(s.challenge_version_id == version.id and s.mode == mode for s in in_flight):
         action = "run" if mode == SubmissionMode.RUN else "submission"
         raise Refused(409, f"Your previous {action} is still being graded; wait for its result.")
+    _refuse_unfair(invite, version, len(in_flight))
     submission = Submission(
         invite_id=invite.id, challenge_version_id=version.id, mode=mode, files=accepted
     )
@@ -128,6 +141,49 @@ def create_submission(
     db.session.commit()
     enqueue_submission(submission)
     return submission
+
+
+def _refuse_unfair(invite: Invite, version: ChallengeVersion, in_flight: int) -> None:
+    """One candidate must not make the others wait: a cap on their jobs being graded at once,
+    on their runs and submits per minute, and on what is kept per challenge."""
+    config = current_app.config
+    if in_flight >= config["MAX_JOBS_IN_FLIGHT"]:
+        raise Refused(
+            429,
+            f"You already have {in_flight} "
+            f"{'run or submission' if in_flight == 1 else 'runs or submissions'} being graded; "
+            "wait for a result, then try again.",
+            retry_after=5,
+        )
+    mine = select(Submission.created_at).where(
+        Submission.invite_id == invite.id, Submission.regrade_of_id.is_(None)
+    )
+    since = utcnow() - RATE_WINDOW
+    recent = sorted(db.session.scalars(mine.where(Submission.created_at > since)))
+    limit = config["GRADES_PER_MINUTE"]
+    if len(recent) >= limit:
+        frees_at = recent[len(recent) - limit] + RATE_WINDOW
+        wait = max(1, math.ceil((frees_at - utcnow()).total_seconds()))
+        raise Refused(
+            429,
+            f"You have made {len(recent)} runs and submissions in the last minute, the most "
+            f"allowed; try again in {wait} s.",
+            retry_after=wait,
+        )
+    kept = db.session.scalar(
+        select(func.count(Submission.id)).where(
+            Submission.invite_id == invite.id,
+            Submission.challenge_version_id == version.id,
+            Submission.regrade_of_id.is_(None),
+        )
+    )
+    most = config["MAX_SUBMISSIONS_PER_CHALLENGE"]
+    if kept >= most:
+        raise Refused(
+            409,
+            f"You have made {kept} runs and submissions on this challenge, the most kept for one "
+            "challenge; your last submission stands.",
+        )
 
 
 def submission_of(invite: Invite, submission_id: int) -> Submission:

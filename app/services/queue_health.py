@@ -28,8 +28,8 @@ from app.extensions import db
 from app.models import Submission, SubmissionStatus, utcnow
 from app.queue import (
     background_queue,
+    candidate_queues,
     enqueue_submission,
-    grading_queue,
     job_id_for,
     redis_connection,
 )
@@ -161,32 +161,35 @@ def redis_health() -> RedisHealth:
     the grading queue's failed jobs; read only (no cleanup)."""
     try:
         connection = redis_connection()
-        queue = grading_queue(connection)
+        front, queue = candidate_queues(connection)
         background = background_queue(connection)
         workers = {
             worker.name: _worker_info(worker)
-            for served in (queue, background)
+            for served in (front, queue, background)
             for worker in Worker.all(queue=served)
         }
         health = RedisHealth(
             answers=True,
-            registries=_registries(queue),
+            registries=_registries(front, queue),
             background_registries=_registries(background),
             workers=sorted(workers.values(), key=lambda w: w.name),
-            failed_jobs=_failed_jobs(queue) + _failed_jobs(background),
+            failed_jobs=_failed_jobs(front) + _failed_jobs(queue) + _failed_jobs(background),
         )
     except RedisError as exc:
         return RedisHealth(answers=False, problem=str(exc) or exc.__class__.__name__)
     return health
 
 
-def _registries(queue: Queue) -> dict[str, int]:
+def _registries(*queues: Queue) -> dict[str, int]:
+    """Jobs per registry, over ``queues`` together (the grading queue and its front)."""
     return {
-        "queued": queue.count,
-        "started": StartedJobRegistry(queue=queue).get_job_count(cleanup=False),
-        "failed": FailedJobRegistry(queue=queue).get_job_count(cleanup=False),
-        "scheduled": ScheduledJobRegistry(queue=queue).get_job_count(cleanup=False),
-        "deferred": DeferredJobRegistry(queue=queue).get_job_count(cleanup=False),
+        "queued": sum(queue.count for queue in queues),
+        "started": sum(StartedJobRegistry(queue=q).get_job_count(cleanup=False) for q in queues),
+        "failed": sum(FailedJobRegistry(queue=q).get_job_count(cleanup=False) for q in queues),
+        "scheduled": sum(
+            ScheduledJobRegistry(queue=q).get_job_count(cleanup=False) for q in queues
+        ),
+        "deferred": sum(DeferredJobRegistry(queue=q).get_job_count(cleanup=False) for q in queues),
     }
 
 

@@ -103,11 +103,11 @@ def run_worker(web_app):
     process (burst mode), in the order the Procfile's worker serves them."""
     from rq import SimpleWorker
 
-    from app.queue import background_queue, grading_queue, redis_connection
+    from app.queue import background_queue, candidate_queues, redis_connection
 
     def drain() -> None:
         connection = redis_connection()
-        queues = [grading_queue(connection), background_queue(connection)]
+        queues = [*candidate_queues(connection), background_queue(connection)]
         SimpleWorker(queues, connection=connection).work(burst=True)
 
     return drain

@@ -123,14 +123,23 @@ def test_unknown_challenge_and_submission_are_404_pages(client, invite):
     _assert_friendly_error(client.get(f"/i/{invite.token}/s/abc"), 404, "Page not found")
 
 
-def test_expired_invite_says_so_and_cannot_start(client, invite):
+def test_expired_invite_says_so_and_shows_nothing_of_the_candidate_or_assessment(client, invite):
     invite.expires_at = utcnow() - timedelta(days=1)
     db.session.commit()
-    response = client.get(f"/i/{invite.token}")
-    assert response.status_code == 410
-    body = _text(response)
-    assert "This invite has expired. Ask your interviewer for a new link." in body
-    assert 'id="start-button"' not in body
+    private = [invite.candidate_name, invite.assessment.title, "trivial"]
+    for path in ("", "/overview", "/c/trivial-sum"):
+        response = client.get(f"/i/{invite.token}{path}")
+        assert response.status_code == 410, path
+        body = _text(response)
+        assert "This invite has expired. Ask your interviewer for a new link." in body
+        assert 'id="start-button"' not in body
+        assert not [text for text in private if text.lower() in body.lower()], path
+    for method, path in (("get", ""), ("post", "/start"), ("get", "/challenges/trivial-sum")):
+        answer = getattr(client, method)(f"/api/v1/invites/{invite.token}{path}")
+        assert answer.status_code == 410, path
+        assert answer.get_json() == {
+            "error": "This invite has expired. Ask your interviewer for a new link."
+        }
 
 
 def test_time_up_shows_the_servers_refusal_and_disables_the_buttons(client, invite):

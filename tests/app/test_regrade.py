@@ -20,7 +20,7 @@ from app.models import (
     VersionSource,
     utcnow,
 )
-from app.queue import background_queue, grading_queue, job_id_for
+from app.queue import background_queue, candidate_queues, job_id_for
 from app.services import candidates
 from app.services.library import current_versions, store_version
 from grader.spec import load_challenge
@@ -215,7 +215,7 @@ def test_latest_submits_are_regraded_beside_untouched_originals(
     assert all(r.status == "queued" and r.challenge_version_id == v2.id for r in regrades)
     # The background queue, so candidates grading meanwhile never wait behind it.
     assert background_queue().get_job_ids() == [job_id_for(r) for r in regrades]
-    assert grading_queue().get_job_ids() == []
+    assert [job for queue in candidate_queues() for job in queue.get_job_ids()] == []
     progress = client.get(f"/admin/regrades/{batch.id}.json").get_json()
     assert (progress["done"], progress["total"], progress["complete"]) == (0, 2, False)
 

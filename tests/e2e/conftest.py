@@ -105,9 +105,9 @@ def stack(tmp_path, docker_sandbox) -> Iterator[Stack]:
         with app.app_context():
             from rq import Queue
 
-            from app.queue import redis_connection
+            from app.queue import FRONT_QUEUE_SUFFIX, redis_connection
 
-            for name in worker_queues(queue):
+            for name in [queue + FRONT_QUEUE_SUFFIX, *worker_queues(queue)]:
                 Queue(name, connection=redis_connection()).delete(delete_jobs=True)
             db.engine.dispose()
 

@@ -73,6 +73,14 @@ def test_invalid_value_is_named_with_its_path(challenge_copy):
     assert "checks[0].category" in str(caught.value)
 
 
+def test_a_version_past_the_integer_column_is_a_validation_error(challenge_copy):
+    _edit_yaml(challenge_copy, "version: 1\n", f"version: {2**31}\n")
+    with pytest.raises(ChallengeError) as caught:
+        load_challenge(challenge_copy)
+    message = str(caught.value)
+    assert "challenge.yaml" in message and "version" in message and "2147483647" in message
+
+
 def test_missing_starter_file_is_reported(challenge_copy):
     (challenge_copy / "starter/calc.py").unlink()
     with pytest.raises(ChallengeError) as caught:

@@ -150,12 +150,12 @@ def _upload_page(message: str | None = None, problems: list[str] | None = None, 
 # ---- one version --------------------------------------------------------------------------
 
 
-@bp.get("/library/versions/<int:version_id>")
+@bp.get("/library/versions/<id:version_id>")
 def version(version_id: int):
     return _version_page(db.get_or_404(ChallengeVersion, version_id))
 
 
-@bp.get("/library/versions/<int:version_id>/verification.json")
+@bp.get("/library/versions/<id:version_id>/verification.json")
 @polled
 def verification_json(version_id: int):
     version = db.get_or_404(ChallengeVersion, version_id)
@@ -174,7 +174,7 @@ def verification_json(version_id: int):
     )
 
 
-@bp.post("/library/versions/<int:version_id>/verify")
+@bp.post("/library/versions/<id:version_id>/verify")
 def reverify(version_id: int):
     version = db.get_or_404(ChallengeVersion, version_id)
     try:
@@ -215,7 +215,7 @@ def _change_version(
     return redirect(url_for("admin.version", version_id=version_id))
 
 
-@bp.post("/library/versions/<int:version_id>/publish")
+@bp.post("/library/versions/<id:version_id>/publish")
 def publish(version_id: int):
     return _change_version(
         version_id,
@@ -226,7 +226,7 @@ def publish(version_id: int):
     )
 
 
-@bp.post("/library/versions/<int:version_id>/retire")
+@bp.post("/library/versions/<id:version_id>/retire")
 def retire(version_id: int):
     return _change_version(
         version_id,
@@ -237,7 +237,7 @@ def retire(version_id: int):
     )
 
 
-@bp.post("/library/versions/<int:version_id>/delete")
+@bp.post("/library/versions/<id:version_id>/delete")
 def delete(version_id: int):
     return _change_version(
         version_id,
@@ -248,7 +248,7 @@ def delete(version_id: int):
     )
 
 
-@bp.get("/library/versions/<int:version_id>/preview")
+@bp.get("/library/versions/<id:version_id>/preview")
 def preview(version_id: int):
     version = db.get_or_404(ChallengeVersion, version_id)
     payload = version.payload

@@ -95,7 +95,7 @@ def user_new():
     )
 
 
-@bp.post("/users/<int:user_id>/active")
+@bp.post("/users/<id:user_id>/active")
 def user_set_active(user_id: int):
     user = db.get_or_404(User, user_id)
     form = ActiveForm()
@@ -113,7 +113,7 @@ def user_set_active(user_id: int):
     return redirect(url_for("admin.users"), 303)
 
 
-@bp.post("/users/<int:user_id>/role")
+@bp.post("/users/<id:user_id>/role")
 def user_set_role(user_id: int):
     user = db.get_or_404(User, user_id)
     form = RoleForm()
@@ -131,7 +131,7 @@ def user_set_role(user_id: int):
     return redirect(url_for("admin.users"), 303)
 
 
-@bp.post("/users/<int:user_id>/password")
+@bp.post("/users/<id:user_id>/password")
 def user_reset_password(user_id: int):
     user = db.get_or_404(User, user_id)
     if user.id == current_user.id:

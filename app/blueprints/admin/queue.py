@@ -28,7 +28,7 @@ def queue_json():
     return jsonify(queue_health().to_json())
 
 
-@bp.post("/queue/submissions/<int:submission_id>/requeue")
+@bp.post("/queue/submissions/<id:submission_id>/requeue")
 def requeue_submission(submission_id: int):
     submission = db.get_or_404(Submission, submission_id)
     previous = submission.status

@@ -114,7 +114,7 @@ def _announce(created) -> None:
         )
 
 
-@bp.get("/regrades/<int:batch_id>")
+@bp.get("/regrades/<id:batch_id>")
 def regrade_batch(batch_id: int):
     batch = batch_or_none(batch_id) or abort(404)
     return render_template(
@@ -124,7 +124,7 @@ def regrade_batch(batch_id: int):
     )
 
 
-@bp.get("/regrades/<int:batch_id>.json")
+@bp.get("/regrades/<id:batch_id>.json")
 @polled
 def regrade_batch_json(batch_id: int):
     batch = batch_or_none(batch_id) or abort(404)
