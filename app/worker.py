@@ -45,14 +45,13 @@ class GradingWorker(Worker):
 def with_front_queue(queues: Any, grading: str) -> list[Any]:
     """``queues`` (names or queues) with the grading queue's front queue just before it."""
     listed = [queues] if isinstance(queues, str | Queue) else list(queues)
-    served = []
-    for queue in listed:
-        name = queue if isinstance(queue, str) else queue.name
-        front = grading + FRONT_QUEUE_SUFFIX
-        if name == grading and front not in [getattr(q, "name", q) for q in listed]:
-            served.append(front if isinstance(queue, str) else _sibling(queue, front))
-        served.append(queue)
-    return served
+    names = [queue if isinstance(queue, str) else queue.name for queue in listed]
+    front = grading + FRONT_QUEUE_SUFFIX
+    if grading not in names or front in names:
+        return listed
+    at = names.index(grading)
+    queue = listed[at]
+    return [*listed[:at], front if isinstance(queue, str) else _sibling(queue, front), *listed[at:]]
 
 
 def _sibling(queue: Queue, name: str) -> Queue:

@@ -124,11 +124,10 @@ def create_submission(
     accepted = _validated(version, files)
     # One candidate's submits one at a time (PostgreSQL), so two at once cannot both pass the caps.
     db.session.execute(select(Invite.id).where(Invite.id == invite.id).with_for_update())
-    mine = select(Submission).where(
-        Submission.invite_id == invite.id, Submission.regrade_of_id.is_(None)
-    )
     in_flight = list(
-        db.session.scalars(mine.where(Submission.status.in_(list(UNFINISHED))).with_for_update())
+        db.session.scalars(
+            select(Submission).where(*_own(invite), Submission.status.in_(list(UNFINISHED)))
+        )
     )
     if any(s.challenge_version_id == version.id and s.mode == mode for s in in_flight):
         action = "run" if mode == SubmissionMode.RUN else "submission"
@@ -143,6 +142,11 @@ def create_submission(
     return submission
 
 
+def _own(invite: Invite) -> tuple:
+    """Where-clauses for the candidate's own runs and submissions (not admins' regrades)."""
+    return Submission.invite_id == invite.id, Submission.regrade_of_id.is_(None)
+
+
 def _refuse_unfair(invite: Invite, version: ChallengeVersion, in_flight: int) -> None:
     """One candidate must not make the others wait: a cap on their jobs being graded at once,
     on their runs and submits per minute, and on what is kept per challenge."""
@@ -155,11 +159,12 @@ def _refuse_unfair(invite: Invite, version: ChallengeVersion, in_flight: int) ->
             "wait for a result, then try again.",
             retry_after=5,
         )
-    mine = select(Submission.created_at).where(
-        Submission.invite_id == invite.id, Submission.regrade_of_id.is_(None)
-    )
     since = utcnow() - RATE_WINDOW
-    recent = sorted(db.session.scalars(mine.where(Submission.created_at > since)))
+    recent = sorted(
+        db.session.scalars(
+            select(Submission.created_at).where(*_own(invite), Submission.created_at > since)
+        )
+    )
     limit = config["GRADES_PER_MINUTE"]
     if len(recent) >= limit:
         frees_at = recent[len(recent) - limit] + RATE_WINDOW
@@ -172,9 +177,7 @@ def _refuse_unfair(invite: Invite, version: ChallengeVersion, in_flight: int) ->
         )
     kept = db.session.scalar(
         select(func.count(Submission.id)).where(
-            Submission.invite_id == invite.id,
-            Submission.challenge_version_id == version.id,
-            Submission.regrade_of_id.is_(None),
+            *_own(invite), Submission.challenge_version_id == version.id
         )
     )
     most = config["MAX_SUBMISSIONS_PER_CHALLENGE"]

@@ -304,17 +304,23 @@ def _shared_code(version: ChallengeVersion) -> set[int]:
     return shared_code_hashes(payload.get("starter") or {}, payload.get("solution") or {})
 
 
+def _visible_latest(version: ChallengeVersion, viewer: User) -> dict[int, Submission]:
+    """:func:`latest_submissions` of the assessments ``viewer`` can see. A match with anyone
+    else is not shown, not even anonymously: which of one's own candidate's lines match would
+    be an oracle on code the viewer may not read. Admins see every assessment, so every match."""
+    return {
+        invite_id: submission
+        for invite_id, submission in latest_submissions(version).items()
+        if can_see(viewer, submission.invite.assessment)
+    }
+
+
 def _flag(
     version: ChallengeVersion,
     mine: Submission,
     theirs: Submission,
     prints: Mapping[int, dict[int, list[Location]]],
-    viewer: User,
 ) -> SimilarityFlag | None:
-    if not can_see(viewer, theirs.invite.assessment):
-        # Not even anonymously: which of my candidate's lines match would be an oracle on code
-        # the viewer may not read. Admins see every assessment, so they see every match.
-        return None
     result = compare(prints[mine.invite_id], prints[theirs.invite_id], mine.files, theirs.files)
     if result is None:
         return None
@@ -345,13 +351,13 @@ def flags_for_invite(invite: Invite, viewer: User) -> list[SimilarityFlag]:
     flags: list[SimilarityFlag] = []
     versions = {item.challenge.id: item.challenge for item in invite.assessment.items}
     for version in versions.values():
-        submissions = latest_submissions(version)
+        submissions = _visible_latest(version, viewer)
         mine = submissions.get(invite.id)
         if mine is None:
             continue
         prints = _fingerprinted(version, submissions)
         found = [
-            _flag(version, mine, theirs, prints, viewer)
+            _flag(version, mine, theirs, prints)
             for other_id, theirs in submissions.items()
             if other_id != invite.id
         ]
@@ -362,20 +368,13 @@ def flags_for_invite(invite: Invite, viewer: User) -> list[SimilarityFlag]:
 def flags_for_version(version: ChallengeVersion, viewer: User) -> list[SimilarityFlag]:
     """Every flagged pair for this version whose two candidates the viewer can both see; most
     similar first."""
-    submissions = latest_submissions(version)
-    visible = {
-        invite_id
-        for invite_id, submission in submissions.items()
-        if can_see(viewer, submission.invite.assessment)
-    }
+    submissions = _visible_latest(version, viewer)
     prints = _fingerprinted(version, submissions)
     ids = sorted(submissions)
     flags = []
     for index, first in enumerate(ids):
         for second in ids[index + 1 :]:
-            if first not in visible or second not in visible:
-                continue
-            flag = _flag(version, submissions[first], submissions[second], prints, viewer)
+            flag = _flag(version, submissions[first], submissions[second], prints)
             if flag is not None:
                 flags.append(flag)
     return sorted(flags, key=lambda f: -f.score)

@@ -114,8 +114,9 @@ def test_a_candidates_second_job_waits_behind_every_other_candidates_first(
     honest_run = _send(client, honest, "run").get_json()
 
     front, queue = candidate_queues()
-    sent = {f"{queue.name}-submission-{s['id']}": s["id"] for s in (flood_run, flood_submit)}
-    sent[f"{queue.name}-submission-{honest_run['id']}"] = honest_run["id"]
+    sent = {
+        f"{queue.name}-submission-{s['id']}": s["id"] for s in (flood_run, flood_submit, honest_run)
+    }
     assert [sent[job] for job in front.get_job_ids()] == [flood_run["id"], honest_run["id"]]
     assert [sent[job] for job in queue.get_job_ids()] == [flood_submit["id"]]
     positions = {
