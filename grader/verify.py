@@ -36,6 +36,7 @@ class CheckTally:
     values: list[float] = field(default_factory=list)
     unit: str = ""
     metric: str = ""  # the name of the check's first metric, whose values are kept
+    surprises: list[str] = field(default_factory=list)  # why each run went against `expected`
 
     @property
     def ok(self) -> bool:
@@ -112,7 +113,7 @@ def verify_challenge(
                     f"{subject.name} run {run}: status {report['status']}: "
                     f"{report['status_detail']}"
                 )
-            _tally(report, tallies[subject.name])
+            _tally(report, tallies[subject.name], run)
             if progress:
                 progress(f"{challenge.id}: {done}/{len(work)} graded ({subject.name} run {run})")
 
@@ -124,15 +125,26 @@ def verify_challenge(
     )
 
 
-def _tally(report: dict[str, Any], by_check: dict[str, CheckTally]) -> None:
+def _tally(report: dict[str, Any], by_check: dict[str, CheckTally], run: int) -> None:
     for check in report["checks"]:
         tally = by_check[check["id"]]
         tally.runs += 1
         tally.passes += int(check["passed"])
+        if check["passed"] != (tally.expected == "pass"):
+            tally.surprises.append(f"run {run}: {check['outcome']}: {_first_line(check)}")
         if check["metrics"] and check["metrics"][0]["value"] is not None:
             tally.values.append(check["metrics"][0]["value"])
             tally.unit = check["metrics"][0]["unit"]
             tally.metric = check["metrics"][0]["name"]
+
+
+def _first_line(check: dict[str, Any]) -> str:
+    lines = (check.get("message") or "").strip().splitlines()
+    text = lines[0] if lines else "(no message)"
+    return text if len(text) <= SURPRISE_CHARS else text[: SURPRISE_CHARS - 1] + "…"
+
+
+SURPRISE_CHARS = 240
 
 
 def median_metrics(result: Verification, subject: str) -> dict[str, dict[str, Any]]:
@@ -152,6 +164,7 @@ def render_table(result: Verification) -> str:
         f"{result.jobs} grade{'s' if result.jobs != 1 else ''} at a time"
     )
     rows = [("subject", "check", "expect", "passed", "median metric", "verdict")]
+    surprises: dict[int, list[str]] = {}
     for tally in result.tallies:
         metric = ""
         if tally.values:
@@ -166,12 +179,14 @@ def render_table(result: Verification) -> str:
                 "ok" if tally.ok else "WRONG",
             )
         )
+        surprises[len(rows) - 1] = tally.surprises
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [header]
-    for row in rows:
+    for index, row in enumerate(rows):
         lines.append(
             "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
         )
+        lines.extend(f"      {surprise}" for surprise in surprises.get(index, []))
     lines.extend(f"  PROBLEM {problem}" for problem in result.problems)
     lines.append(f"  => {'verified' if result.ok else 'FAILED'}")
     return "\n".join(lines)

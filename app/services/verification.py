@@ -189,6 +189,7 @@ def outcome_of(result: Verification) -> dict[str, Any]:
                 "median": tally.median,
                 "metric": tally.metric,
                 "unit": tally.unit,
+                "surprises": list(tally.surprises),
             }
             for tally in result.tallies
         ],

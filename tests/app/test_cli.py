@@ -111,7 +111,9 @@ def test_verify_prints_the_table_and_passes(cli, docker_sandbox):
 
 
 @pytest.mark.docker
-def test_verify_fails_when_a_verdict_is_off(tmp_path, docker_sandbox):
+def test_verify_fails_when_a_verdict_is_off_and_says_why_that_run_went_wrong(
+    tmp_path, docker_sandbox
+):
     import shutil
 
     from app import create_app
@@ -125,6 +127,9 @@ def test_verify_fails_when_a_verdict_is_off(tmp_path, docker_sandbox):
     assert result.exit_code == 1
     assert "reference  sums-correctly  pass    0/1" in result.output
     assert "WRONG" in result.output
+    row = result.output.split("reference  sums-correctly")[1]
+    assert row.splitlines()[1].startswith("      run 1: failed: ")
+    assert "assert" in row.splitlines()[1].lower()
 
 
 def test_grade_maps_files_in_subfolders_to_their_challenge_path(tmp_path):

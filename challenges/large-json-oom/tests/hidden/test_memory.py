@@ -27,9 +27,11 @@ EXPORT_MB = 28  # the sandbox's scratch space is small; production exports reach
 SMALL_EXPORT_MB = EXPORT_MB / 3  # the same records, a third of them, summarized first
 GROWTH_LIMIT_MB = 16.0  # peak memory over the call, above the host's memory at rest before it
 # How much more the peak may grow for the whole export than for a third of it: noise only. A
-# streaming fix needs the same memory for both (its buffers are smaller than either export);
-# keeping ~36 bytes per record (a list of amounts) shows about 2.5 MB.
-SIZE_GROWTH_LIMIT_MB = 1.2
+# streaming fix needs the same memory for both (its buffers are smaller than either export), but
+# a fix that slices and joins its read window leaves the allocator's heap a little more ragged
+# the longer it runs: up to ~0.9 MB more, now and then. Keeping ~36 bytes per record (a list of
+# amounts), the least any Python object per record costs, shows about 2.3-2.6 MB.
+SIZE_GROWTH_LIMIT_MB = 1.5
 PRODUCTION_MB = 2048  # the brief's scale: a 2 GB export
 # Memory the host already holds at rest, above the starter's at the same point: held back before
 # the call and released during it, it would hide part of the call's peak.
