@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from app.extensions import db
 from app.markdown import render_markdown
 from app.models import ChallengeVersion, Invite, Submission, SubmissionStatus
+from app.openapi import document
 from app.queue import queue_position
 from app.services import candidates
 from app.services.candidates import Refused
@@ -34,6 +35,12 @@ def _refused(error: Refused) -> tuple[Response, int]:
 @bp.errorhandler(HTTPException)
 def _http_error(error: HTTPException) -> tuple[Response, int]:
     return jsonify({"error": error.description}), error.code or 500
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI document of this API."""
+    return jsonify(document())
 
 
 @bp.get("/invites/<token>")
