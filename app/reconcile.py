@@ -17,7 +17,7 @@ from rq.registry import StartedJobRegistry
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import UNFINISHED, Submission, SubmissionStatus
+from app.models import UNFINISHED, Submission, SubmissionStatus, utcnow
 from app.queue import (
     INFRA_RETRIES,
     background_queue,
@@ -28,7 +28,10 @@ from app.queue import (
     redis_connection,
 )
 from grader.report import infra_error_report
+from grader.sandbox.base import STARTUP_GRACE_SECONDS
 from grader.spec import PLATFORM_MAX_LIMITS, challenge_from_payload
+
+REPORT_GRACE_SECONDS = 60  # after the sandbox is gone: reading the record, storing the report
 
 
 @dataclass
@@ -62,6 +65,8 @@ def reconcile() -> Reconciled:
             return result
         if job is not None and job_alive(job, stale_seconds):
             continue
+        if job is None and _may_still_be_grading(submission):
+            continue
         if submission.attempts > INFRA_RETRIES:
             _fail(submission, "grading was interrupted repeatedly (worker lost)")
             result.failed += 1
@@ -80,6 +85,17 @@ def reconcile() -> Reconciled:
     if result.requeued or result.failed:
         current_app.logger.info("reconciler: %s", result)
     return result
+
+
+def _may_still_be_grading(submission: Submission) -> bool:
+    """A running submission whose job Redis no longer has (Redis restarted, keeping nothing)
+    may still be in a live worker's hands: its heartbeat went with Redis. It is queued again
+    only once no grade could still be running, so that it is never graded twice at once."""
+    if submission.status != SubmissionStatus.RUNNING or submission.started_at is None:
+        return False
+    wall = submission.challenge.payload["spec"]["limits"]["wall_seconds"]
+    running_for = (utcnow() - submission.started_at).total_seconds()
+    return running_for < wall + STARTUP_GRACE_SECONDS + REPORT_GRACE_SECONDS
 
 
 def _prune_sandboxes() -> None:

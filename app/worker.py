@@ -16,7 +16,11 @@ from app.reconcile import reconcile
 from app.services.verification import reconcile_verifications
 from app.tasks import _app
 
-RECONCILE_EVERY_SECONDS = 30
+
+def reconcile_every_seconds() -> float:
+    """How often a worker reconciles (it also does at start-up): how long a job that Redis lost
+    waits at most before it is queued again."""
+    return float(os.environ.get("FAULTLINE_RECONCILE_EVERY_SECONDS", "30"))
 
 
 class GradingWorker(Worker):
@@ -70,5 +74,6 @@ def _reconcile_once(app) -> None:
 
 
 def _reconcile_forever(app, stop: threading.Event) -> None:
-    while not stop.wait(RECONCILE_EVERY_SECONDS):
+    every = reconcile_every_seconds()
+    while not stop.wait(every):
         _reconcile_once(app)

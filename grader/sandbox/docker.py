@@ -28,6 +28,8 @@ JUDGE_UIDS = range(170_000, 175_000)
 """The judge's uid (judged runs): outside the candidates' range, so no host ever shares it."""
 VENV_PYTHON = "/opt/venv/bin/python"
 RESULTS_FILE = "/results/results.json"
+RECORD_UNWRITABLE_EXIT = 75  # the harness's exit when it cannot write RESULTS_FILE
+KILLED_EXITS = (128 + 9, 128 + 15)  # SIGKILL, SIGTERM
 HARNESS_PATH = "/opt/faultline/harness"
 
 
@@ -83,9 +85,13 @@ class DockerSandbox:
                 container.wait(timeout=30)
             seconds = time.monotonic() - started
             container.reload()
-            oom_killed = bool(container.attrs["State"].get("OOMKilled"))
+            state = container.attrs["State"]
+            oom_killed = bool(state.get("OOMKilled"))
             raw, problem = _read_results(container)
             if raw is None:
+                platform_fault = _platform_fault(state, timed_out or oom_killed)
+                if platform_fault:
+                    return self._infra(f"{platform_fault}; harness log: {_log_tail(container)}")
                 problem = f"{problem}; harness log: {_log_tail(container)}"
         except (DockerException, requests.RequestException) as exc:
             return self._infra(f"the sandbox failed while running ({_short(exc)})")
@@ -133,10 +139,7 @@ class DockerSandbox:
             network_mode="none",
             read_only=True,
             tmpfs={"/tmp": f"rw,nosuid,nodev,size={SCRATCH_MB}m,mode=1777"},
-            mounts=[
-                Mount(target="/job", source=None, type="volume"),
-                Mount(target="/results", source=None, type="volume"),
-            ],
+            mounts=self._volumes(),
             shm_size=f"{SHM_MB}m",
             mem_limit=memory,
             memswap_limit=memory,
@@ -155,10 +158,35 @@ class DockerSandbox:
             detach=True,
         )
 
+    def _volumes(self) -> list[Mount]:
+        """The job's files and the harness's results: fresh anonymous volumes, removed with
+        the container."""
+        return [
+            Mount(target="/job", source=None, type="volume"),
+            Mount(target="/results", source=None, type="volume"),
+        ]
+
     def _infra(self, reason: str) -> RunOutcome:
         return RunOutcome(
             backend=self.name, image=self.image, record=None, infra_error=reason, seconds=0.0
         )
+
+
+def _platform_fault(state: dict, stopped_for_a_limit: bool) -> str | None:
+    """Why a run that left no record is the platform's fault, or None when it may be the code's.
+
+    The harness is the container's first process and runs as root; candidate code runs under
+    another uid and cannot signal it. So a harness killed by a signal we did not send (our own
+    kill is the time limit; the kernel's is an OOM, which Docker reports) was stopped from
+    outside, e.g. by the Docker engine shutting down, and a harness that exits with
+    RECORD_UNWRITABLE_EXIT could not write to the platform's results volume (a full disk).
+    """
+    code = state.get("ExitCode")
+    if code == RECORD_UNWRITABLE_EXIT:
+        return "the sandbox could not write its result record (is the Docker volume disk full?)"
+    if code in KILLED_EXITS and not stopped_for_a_limit:
+        return f"the sandbox was stopped from outside while it ran (exit {code})"
+    return None
 
 
 def _read_results(container) -> tuple[bytes | None, str | None]:

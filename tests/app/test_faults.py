@@ -141,3 +141,32 @@ def test_worker_killed_mid_grading_ends_graded_not_stuck(
     db.session.refresh(submission)
     assert submission.status == "graded" and submission.score == 4
     assert submission.attempts == 2
+
+
+def test_a_running_submission_whose_job_redis_lost_is_left_to_its_worker_until_overdue(
+    web_app, client, invite
+):
+    """Redis restarted and kept nothing: a running submission's job and heartbeat are gone,
+    but a live worker may still be grading it. Queued again only once no grade could be."""
+    from datetime import timedelta
+
+    from rq.job import Job
+
+    from app.models import utcnow
+    from app.queue import job_id_for, redis_connection
+    from app.reconcile import REPORT_GRACE_SECONDS
+    from grader.sandbox.base import STARTUP_GRACE_SECONDS
+
+    submission = db.session.get(Submission, _submit(client, invite).get_json()["id"])
+    Job.fetch(job_id_for(submission), connection=redis_connection()).delete()
+    submission.status, submission.started_at, submission.attempts = "running", utcnow(), 1
+    db.session.commit()
+    assert reconcile().requeued == 0
+    assert submission.status == "running"
+
+    wall = submission.challenge.payload["spec"]["limits"]["wall_seconds"]
+    overdue = wall + STARTUP_GRACE_SECONDS + REPORT_GRACE_SECONDS + 1
+    submission.started_at = utcnow() - timedelta(seconds=overdue)
+    db.session.commit()
+    assert reconcile().requeued == 1
+    assert submission.status == "queued"

@@ -75,6 +75,9 @@ class Run:
             self.flags.append(text[:300])
 
 
+RECORD_UNWRITABLE_EXIT = 75  # EX_TEMPFAIL: the sandbox reads it as the platform's failure
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="faultline_harness")
     parser.add_argument("job_dir", type=Path)
@@ -137,7 +140,11 @@ def main(argv: list[str] | None = None) -> int:
         text, _, truncated = _read_output(candidate_output_path, limit)
         results["candidate_output"] = text
         results["candidate_output_truncated"] = truncated
-    _write_results(args.results, results)
+    try:
+        _write_results(args.results, results)
+    except OSError as exc:  # the platform's volume: candidate code cannot write there
+        print(f"faultline-harness: cannot write the result record: {exc.strerror}", file=sys.stderr)
+        return RECORD_UNWRITABLE_EXIT
     return 0
 
 
