@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -56,6 +57,7 @@ class HarnessRecord(_Record):
     mode: Literal["hidden", "visible"]
     checks: list[HarnessCheck] = Field(max_length=500)
     collect_errors: list[str] = Field(default_factory=list, max_length=10)
+    import_error: str = Field("", max_length=500)
     exits: list[str] = Field(default_factory=list, max_length=20)
     flags: list[str] = Field(default_factory=list, max_length=20)
     timed_out: bool = False
@@ -348,6 +350,8 @@ def _status(
         and not any(c["passed"] for c in checks)
         and all(c["outcome"] in ("missing", "failed") for c in checks)
     ):
+        if record.import_error:  # the judge's report of the candidate's own exception
+            return "error", f"your code failed to import: {record.import_error}"
         return "error", "the tests could not run against this code (it failed to import)"
     if mode == "hidden" and checks and all(c["outcome"] == "missing" for c in checks):
         exits = "; ".join(record.exits[:2])
@@ -356,9 +360,43 @@ def _status(
             detail += " (it failed to import or collect)"
         return "error", f"{detail}: the test process {exits}" if exits else detail
     if mode == "visible" and not checks and record.collect_errors:
+        raised = raised_at_collection(record.collect_errors[0])
+        if raised:
+            return "error", f"your code failed to import: {raised}"
         return "error", "the tests could not be collected: " + record.collect_errors[0][:300]
     passed = sum(1 for c in checks if c["passed"])
+    hung = [c for c in checks if c["outcome"] == "timeout"]
+    if mode == "visible" and hung:  # the candidate's own test: name it and say what happened
+        return "graded", (
+            f"{passed} of {len(checks)} tests passed; {hung[0]['title']} hung: {hung[0]['message']}"
+        )
     return "graded", f"{passed} of {len(checks)} checks passed"
+
+
+_FILE_LINE = re.compile(r'File "([^"]+)", line (\d+)')
+_FRAME = re.compile(r"^(\S+?\.py):(\d+): in ", re.MULTILINE)
+_NOT_THE_CANDIDATES = ("site-packages/", "/usr/lib/", "tests/")
+
+
+def raised_at_collection(collect_error: str) -> str | None:
+    """The exception that ended a pytest collection error, with the candidate's file and line:
+    ``SyntaxError: invalid syntax (webhooks.py, line 66)``. Only for visible runs, whose tests
+    the candidate has: a hidden test's collection error could quote its source."""
+    raised = [line[1:].strip() for line in collect_error.splitlines() if line.startswith("E ")]
+    if not raised or ":" not in raised[-1]:
+        return None
+    text = raised[-1]
+    located = next((match for match in map(_FILE_LINE.search, raised) if match), None)
+    if located is None:
+        frames = [
+            frame
+            for frame in _FRAME.finditer(collect_error)
+            if not any(part in frame[1] for part in _NOT_THE_CANDIDATES)
+        ]
+        located = frames[-1] if frames else None
+    if located is not None and "line " not in text:
+        text += f" ({Path(located[1]).name}, line {located[2]})"
+    return text[:STATUS_DETAIL_LIMIT]
 
 
 def _bounded(text: str, limit: int = MESSAGE_LIMIT) -> str:

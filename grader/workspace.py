@@ -175,6 +175,9 @@ def build_workspace(
         "challenge": spec.id,
         "checks": checks,
         "wall_seconds": limits.wall_seconds,
+        # Visible tests are found when they are collected; each gets the longest time any
+        # check of the challenge has, so a hung one is named instead of eating the wall limit.
+        "test_timeout": max((c.timeout_seconds for c in spec.checks), default=30),
         "output_bytes": limits.output_kb * 1024,
         "pids": limits.pids,
     }

@@ -121,9 +121,20 @@ def _scenario(page, expect, base: str, token: str) -> None:
     expect(page.locator(".challenges")).to_contain_text("Submitted · 4/4")
     page.screenshot(path="/tmp/faultline-overview.png", full_page=True)
     page.goto(f"{base}/i/{token}/c/trivial-sum")
-    expect(page.locator(".editor-pane:not([hidden]) .cm-content")).to_contain_text(
-        "return sum(items)"
-    )
+    editor = page.locator(".editor-pane:not([hidden]) .cm-content")
+    expect(editor).to_contain_text("return sum(items)")
+
+    # A run of code that does not import: an error that leads with the candidate's own line.
+    editor.click()
+    page.keyboard.press("ControlOrMeta+a")
+    page.keyboard.type("def total(items:")
+    page.keyboard.press("Escape")
+    expect(page.locator("#save-state")).to_contain_text("Saved", timeout=15_000)
+    page.keyboard.press("ControlOrMeta+Enter")
+    expect(grading).to_have_text("Test run: Error", timeout=GRADING_SECONDS)
+    head = output.locator(".result-head")
+    expect(head).to_contain_text("Error: your code failed to import: SyntaxError: ")
+    expect(head).to_contain_text("(calc.py, line 1)")
 
 
 def _time_runs_out(page, expect, app, base: str, token: str) -> None:

@@ -41,11 +41,60 @@ def test_visible_mode_runs_only_visible_tests(trivial_challenge, docker_sandbox)
     assert "test_calc.py" not in report["output"]
 
 
-def test_syntax_error_is_an_error_report_not_a_crash(trivial_challenge, docker_sandbox):
-    report = grade(trivial_challenge, {"calc.py": "def total(:\n"}, docker_sandbox)
+BROKEN_AT_LINE_4 = "def total(items):\n    return 0\n\ndef broken(:\n"
+
+
+@pytest.mark.parametrize("mode", ["hidden", "visible"])
+def test_a_syntax_error_is_an_error_that_names_the_candidates_file_and_line(
+    trivial_challenge, docker_sandbox, mode
+):
+    report = grade(trivial_challenge, {"calc.py": BROKEN_AT_LINE_4}, docker_sandbox, mode=mode)
     assert report["status"] == "error"
-    assert report["score"] == 0
-    assert "could not run" in report["status_detail"]
+    assert report["status_detail"].startswith("your code failed to import: SyntaxError: ")
+    assert report["status_detail"].endswith("(calc.py, line 4)")
+    assert not any(check["passed"] for check in report["checks"])
+
+
+def test_a_hung_visible_test_is_stopped_at_its_own_limit_and_named(
+    trivial_challenge, docker_sandbox
+):
+    """Not the whole wall limit and every test "missing": the test that hung, and when."""
+    import time
+
+    hang = "def total(items):\n    while True:\n        pass\n"
+    started = time.monotonic()
+    report = grade(trivial_challenge, {"calc.py": hang}, docker_sandbox, mode="visible")
+    assert time.monotonic() - started < trivial_challenge.spec.limits.wall_seconds
+    (check,) = report["checks"]
+    assert check["outcome"] == "timeout"
+    longest = max(c.timeout_seconds for c in trivial_challenge.spec.checks)
+    assert check["message"] == f"stopped after {longest} s (check limit {longest} s)"
+    assert report["status"] == "graded"
+    assert report["status_detail"] == (
+        f"0 of 1 tests passed; test total of two hung: {check['message']}"
+    )
+
+
+def test_an_exception_at_import_names_the_candidates_line(trivial_challenge, docker_sandbox):
+    source = "import nonexistent_module_xyz\n\n\ndef total(items):\n    return 0\n"
+    report = grade(trivial_challenge, {"calc.py": source}, docker_sandbox)
+    assert report["status"] == "error"
+    assert report["status_detail"] == (
+        "your code failed to import: ModuleNotFoundError: No module named "
+        "'nonexistent_module_xyz' (at calc.py:1)"
+    )
+
+
+def test_in_process_grading_lifts_no_text_out_of_the_test_process(
+    in_process_trivial_challenge, docker_sandbox
+):
+    """In-process, the test process that imports the candidate's code also holds the hidden
+    tests: nothing it reports about the import reaches the candidate's status line."""
+    report = grade(in_process_trivial_challenge, {"calc.py": BROKEN_AT_LINE_4}, docker_sandbox)
+    assert report["status"] == "error"
+    assert report["status_detail"] == (
+        "the tests could not run against this code (it failed to import)"
+    )
 
 
 def test_wrong_file_name_is_rejected_before_any_container_starts(trivial_challenge, docker_sandbox):

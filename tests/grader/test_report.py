@@ -11,6 +11,7 @@ from grader.report import (
     candidate_view,
     describe_metric,
     parse_record,
+    raised_at_collection,
     record_schema,
     rejected_report,
     validate_report,
@@ -315,3 +316,45 @@ def test_the_harness_writes_records_its_contract_accepts(trivial_challenge):
 
     report = grade(trivial_challenge, trivial_challenge.solution, LocalSandbox())
     assert (report["status"], report["score"]) == ("graded", report["max_score"])
+
+
+# ---- the reason a visible run could not import the candidate's code ------------------------
+
+SYNTAX_ERROR_AT_COLLECTION = """\
+/opt/venv/lib/python3.11/site-packages/_pytest/python.py:528: in importtestmodule
+    mod = import_path(
+<frozen importlib._bootstrap>:690: in _load_unlocked
+    ???
+../tests/test_memory_symptom.py:8: in <module>
+    import webhooks
+E     File "/job/src/webhooks.py", line 66
+E       def broken(:
+E                  ^
+E   SyntaxError: invalid syntax
+"""
+
+NAME_ERROR_AT_COLLECTION = """\
+/opt/venv/lib/python3.11/site-packages/_pytest/python.py:528: in importtestmodule
+    mod = import_path(
+../tests/test_calc_visible.py:1: in <module>
+    from calc import total
+../src/calc.py:3: in <module>
+    RATE = undefined_name * 2
+E   NameError: name 'undefined_name' is not defined
+"""
+
+
+def test_a_syntax_error_at_collection_reads_as_the_candidates_file_and_line():
+    assert raised_at_collection(SYNTAX_ERROR_AT_COLLECTION) == (
+        "SyntaxError: invalid syntax (webhooks.py, line 66)"
+    )
+
+
+def test_an_exception_at_collection_names_the_candidates_frame_not_the_tests():
+    assert raised_at_collection(NAME_ERROR_AT_COLLECTION) == (
+        "NameError: name 'undefined_name' is not defined (calc.py, line 3)"
+    )
+
+
+def test_a_collection_error_without_an_exception_line_gives_no_reason():
+    assert raised_at_collection("ERROR: file or directory not found: tests/") is None

@@ -419,10 +419,14 @@
         output.append(el("p", { text: `${statusLabel(s.status)}: no report was produced.` }));
         return;
       }
-      const title =
-        s.mode === "run"
-          ? `Visible tests: ${report.status_detail}`
-          : `Score ${report.score}/${report.max_score}: ${report.status_detail}`;
+      // A run that could not be graded leads with why (e.g. the line that failed to import).
+      let title = `${statusLabel(report.status)}: ${report.status_detail}`;
+      if (report.status === "graded") {
+        title =
+          s.mode === "run"
+            ? `Visible tests: ${report.status_detail}`
+            : `Score ${report.score}/${report.max_score}: ${report.status_detail}`;
+      }
       output.append(
         el(
           "p",
@@ -430,9 +434,6 @@
           el("strong", { text: title }),
         ),
       );
-      if (report.status !== "graded") {
-        output.append(el("p", { class: "muted", text: statusLabel(report.status) }));
-      }
       const list = el("ul", { class: "results" });
       for (const check of report.checks) {
         const item = el(

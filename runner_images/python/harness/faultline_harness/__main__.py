@@ -39,6 +39,7 @@ HARNESS_VERSION = json.loads(RECORD_SCHEMA.read_text())["properties"]["harness_v
 EVENT_LINE_LIMIT = 256 * 1024
 EVENT_BYTES_LIMIT = 8 * 1024 * 1024
 MESSAGE_LIMIT = 2000
+IMPORT_ERROR_CHARS = 500
 HARNESS_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -63,6 +64,7 @@ class Run:
     checks: dict[str, CheckState]
     flags: list[str] = field(default_factory=list)
     collect_errors: list[str] = field(default_factory=list)
+    import_error: str = ""  # the candidate's module failed to import (judged runs): their text
     exits: list[str] = field(default_factory=list)
     collected: list[str] = field(default_factory=list)
     collected_in_run: bool = False
@@ -75,6 +77,7 @@ class Run:
             self.flags.append(text[:300])
 
 
+WHOLE_SUITE = ["."]  # a visible run's first attempt: every test in the tests folder
 RECORD_UNWRITABLE_EXIT = 75  # EX_TEMPFAIL: the sandbox reads it as the platform's failure
 
 
@@ -109,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     candidate_output_path = args.results.parent / "candidate-output.log"
     oom_before = _oom_kills()
 
-    pending = list(run.checks) if job["mode"] == "hidden" else ["."]
+    pending = list(run.checks) if job["mode"] == "hidden" else WHOLE_SUITE
     while pending and time.monotonic() < run.deadline:
         hosts = None
         if judged:
@@ -215,11 +218,7 @@ def _launch_plan(
     run: Run, pending: list[str], python: str, result_fd: int, *, judged: bool
 ) -> LaunchPlan:
     tests_dir = run.job_dir / "tests"
-    targets = (
-        [str(tests_dir / node) for node in pending]
-        if run.job["mode"] == "hidden"
-        else [str(tests_dir)]
-    )
+    targets = [str(tests_dir)] if pending == WHOLE_SUITE else [str(tests_dir / n) for n in pending]
     env = base_environment(
         PYTHONHASHSEED="0",
         PYTHONPATH=f"{run.job_dir / 'src'}{os.pathsep}{HARNESS_DIR}",
@@ -364,8 +363,8 @@ def _settle(run: Run, pending: list[str], followed: Followed, exit_text: str) ->
         if not expected or any(not run.checks[n].reported for n in expected if n in run.checks):
             run.timed_out = True
 
-    if run.job["mode"] != "hidden":
-        return []
+    if pending == WHOLE_SUITE:  # a visible run: its tests are those it collected
+        pending = [node for node in run.collected if node in run.checks]
     if current is not None and not current.reported:
         current.reported = True
         current.outcome = "timeout" if stopped_by_us == "timeout" else "crashed"
@@ -399,14 +398,22 @@ def _handle_event(run: Run, line: bytes) -> tuple[str, CheckState | None] | None
         nodeids = event.get("nodeids")
         if isinstance(nodeids, list):
             run.collected_in_run = True
-            run.collected = [str(n) for n in nodeids][:500]
+            new = [str(n) for n in nodeids if str(n) not in run.collected]  # a re-run: a part
+            run.collected = (run.collected + new)[:500]
             if run.job["mode"] != "hidden":
+                timeout = float(run.job.get("test_timeout", 60))
                 for node in run.collected:
-                    run.checks.setdefault(node, CheckState(id=node, node=node, timeout=60))
+                    run.checks.setdefault(node, CheckState(id=node, node=node, timeout=timeout))
         return None
     if kind == "collect_error":
         if len(run.collect_errors) < 10:
             run.collect_errors.append(_bounded(str(event.get("message", ""))))
+        return None
+    if kind == "import_error":
+        # Only a judge sends it: in-process, the test process runs the candidate's code and
+        # could forge it to carry a hidden test's text out to the candidate.
+        if run.job.get("grading") == "judged" and not run.import_error:
+            run.import_error = str(event.get("message", ""))[:IMPORT_ERROR_CHARS]
         return None
     node = str(event.get("nodeid", ""))
     state = run.checks.get(node)
@@ -580,6 +587,7 @@ def _results(run: Run, output_path: Path, elapsed: float) -> dict[str, Any]:
         "checks": checks,
         "collected": run.collected,
         "collect_errors": run.collect_errors,
+        "import_error": run.import_error,
         "exits": run.exits[:20],
         "flags": run.flags,
         "timed_out": run.timed_out,

@@ -32,6 +32,7 @@ import _pytest.runner
 import pytest
 
 MESSAGE_LIMIT = 2000
+IMPORT_ERROR_CHARS = 500
 METRICS_PER_TEST = 20
 
 _PRISTINE = {
@@ -216,6 +217,7 @@ class FaultlinePlugin:
                         "message": _bounded(f"the candidate's code failed to import: {exc}"),
                     }
                 )
+                self.channel.send({"event": "import_error", "message": _import_failure(exc)})
             raise
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -297,6 +299,16 @@ def _is_test_module(impl: Any) -> bool:
     code = getattr(impl.function, "__code__", None)
     tests_dir = os.environ.get("FAULTLINE_TESTS_DIR")
     return bool(code and tests_dir and code.co_filename.startswith(tests_dir + os.sep))
+
+
+def _import_failure(exc: Any) -> str:
+    """The candidate's own exception at import, as they would read it: ``SyntaxError: invalid
+    syntax (webhooks.py, line 66)``, or ``NameError: ... (at webhooks.py:12)``. It is their
+    code's text alone (the host that imported it never sees a hidden test)."""
+    text = f"{exc.type_name}: {exc.message}"
+    if exc.where and not exc.where.startswith("<"):
+        text += f" (at {exc.where})"
+    return _bounded(text, IMPORT_ERROR_CHARS)
 
 
 def _failure_message(report: pytest.TestReport) -> str:
