@@ -6,6 +6,7 @@ uploaded YAML file can hold a whole challenge. Every error names the file and th
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import re
@@ -39,6 +40,34 @@ PLATFORM_MAX_LIMITS = {
     "pids": 256,
     "output_kb": 512,
 }
+
+
+def missing_test(source: str, node: str) -> str | None:
+    """Why the pytest ``node`` (``file.py::test`` or ``file.py::Class::test``, parameters
+    ignored) is not defined in the test file ``source``; None when it is. Read from the file's
+    syntax, so a check naming a test that does not exist fails at validation, not at grading."""
+    test_file, _, path = node.partition("::")
+    names = [part.split("[", 1)[0] for part in path.split("::")]
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        return f"{test_file} does not parse (line {exc.lineno}: {exc.msg})"
+    scope: list[ast.stmt] = tree.body
+    for depth, name in enumerate(names):
+        found = next((item for item in scope if name in _defined_names(item)), None)
+        if found is None:
+            where = "::".join(names[:depth]) or test_file
+            return f"{where} defines no test {name!r}"
+        scope = found.body if isinstance(found, ast.ClassDef) else []
+    return None
+
+
+def _defined_names(statement: ast.stmt) -> set[str]:
+    if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {statement.name}
+    if isinstance(statement, ast.Assign):  # test_x = make_test(...)
+        return {target.id for target in statement.targets if isinstance(target, ast.Name)}
+    return set()
 
 
 class ChallengeError(ValueError):
@@ -354,6 +383,10 @@ def _resolve(spec: ChallengeSpec, source: str, folder: Path | None) -> Challenge
         test_file = check.test.split("::", 1)[0]
         if test_file not in hidden:
             problems.append((f"checks[{index}].test", f"{test_file} is not in tests.hidden"))
+        else:
+            missing = missing_test(hidden[test_file], check.test)
+            if missing:
+                problems.append((f"checks[{index}].test", f"check {check.id!r}: {missing}"))
 
     fixes = []
     for kind, entries in (("sound", spec.fixes.sound), ("wrong", spec.fixes.wrong)):

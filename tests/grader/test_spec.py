@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.spec import ChallengeError, load_challenge, load_challenge_text
+from grader.spec import ChallengeError, load_challenge, load_challenge_text, missing_test
 
 from ..conftest import FIXTURE_CHALLENGES
 
@@ -33,7 +33,9 @@ def test_loads_files_and_pins_a_content_hash(trivial_challenge):
 
 
 def test_content_hash_changes_when_a_hidden_test_changes(challenge_copy, trivial_challenge):
-    (challenge_copy / "tests/hidden/test_calc.py").write_text("def test_x():\n    pass\n")
+    (challenge_copy / "tests/hidden/test_calc.py").write_text(
+        "def test_x():\n    pass\n\n\ndef test_y():\n    pass\n"
+    )
     _edit_yaml(
         challenge_copy,
         "test: test_calc.py::test_total_of_nothing_is_zero",
@@ -97,6 +99,48 @@ def test_check_naming_a_missing_test_file_is_reported(challenge_copy):
     with pytest.raises(ChallengeError) as caught:
         load_challenge(challenge_copy)
     assert "checks[0].test: test_nowhere.py is not in tests.hidden" in str(caught.value)
+
+
+def test_check_naming_a_test_its_file_does_not_define_is_reported(challenge_copy):
+    _edit_yaml(
+        challenge_copy,
+        "test: test_calc.py::test_total_adds_every_item",
+        "test: test_calc.py::test_total_adds_evry_item",
+    )
+    with pytest.raises(ChallengeError) as caught:
+        load_challenge(challenge_copy)
+    assert (
+        "checks[0].test: check 'sums-correctly': test_calc.py defines no test "
+        "'test_total_adds_evry_item'"
+    ) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("node", "missing"),
+    [
+        ("t.py::test_plain", None),
+        ("t.py::test_plain[2-3]", None),  # a parametrized test's id
+        ("t.py::TestGroup::test_method", None),
+        ("t.py::test_made", None),  # assigned at module level
+        ("t.py::test_absent", "t.py defines no test 'test_absent'"),
+        ("t.py::TestGroup::test_absent", "TestGroup defines no test 'test_absent'"),
+        ("t.py::test_method", "t.py defines no test 'test_method'"),  # only inside the class
+    ],
+)
+def test_a_tests_node_is_found_by_reading_its_file(node, missing):
+    source = (
+        "import pytest\n\n"
+        "@pytest.mark.parametrize('n', [1])\ndef test_plain(n):\n    pass\n\n"
+        "class TestGroup:\n    def test_method(self):\n        pass\n\n"
+        "test_made = test_plain\n"
+    )
+    assert missing_test(source, node) == missing
+
+
+def test_a_test_file_that_does_not_parse_is_named_with_its_line():
+    assert missing_test("def test_x(:\n", "t.py::test_x") == (
+        "t.py does not parse (line 1: invalid syntax)"
+    )
 
 
 def test_folder_name_must_match_the_id(challenge_copy):
