@@ -281,11 +281,11 @@ def _metric(metric: HarnessMetric) -> dict[str, Any]:
 
 
 def describe_metric(metric: dict[str, Any]) -> str:
-    """'memory growth: 0.3 MB (limit 8 MB; starter 61 MB)'."""
-    unit = f" {metric['unit']}" if metric.get("unit") else ""
+    """'memory growth: 307 KB (limit 8 MB; starter 61.2 MB)'."""
+    unit = metric.get("unit") or ""
 
     def number(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:.4g}{unit}"
+        return "n/a" if value is None else human_quantity(value, unit)
 
     extras = []
     if metric.get("limit") is not None:
@@ -296,6 +296,41 @@ def describe_metric(metric: dict[str, Any]) -> str:
             extras.append(f"{key} {number(metric[key])}")
     tail = f" ({'; '.join(extras)})" if extras else ""
     return f"{metric.get('label') or metric['name']}: {number(metric.get('value'))}{tail}"
+
+
+_BYTES_PER = {"bytes": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
+_SECONDS_PER = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}
+
+
+def human_quantity(value: float, unit: str) -> str:
+    """A measurement as a person reads it: '64 bytes' not '6.1e-05 MB', '42 µs' not
+    '4.2e-05 s', '1 query' and '401 queries'. Other units keep the value's 4 figures."""
+    if unit in _BYTES_PER:
+        return _scaled(value * _BYTES_PER[unit], ((1024**3, "GB"), (1024**2, "MB"), (1024, "KB")))
+    if unit in _SECONDS_PER:
+        return _scaled(value * _SECONDS_PER[unit], ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")))
+    if unit.isalpha() and unit.islower() and float(value).is_integer():
+        count = int(value)
+        return f"{count} {_singular(unit) if abs(count) == 1 else unit}"
+    return f"{value:.4g} {unit}".rstrip()
+
+
+def _scaled(amount: float, scales: tuple[tuple[float, str], ...]) -> str:
+    for size, name in scales:
+        if abs(amount) >= size:
+            return f"{amount / size:.3g} {name}"
+    if scales[0][1] == "s":  # under a microsecond
+        return f"{amount / 1e-6:.3g} µs" if amount else "0 s"
+    whole = round(amount)
+    return f"{whole} byte" if abs(whole) == 1 else f"{whole} bytes"
+
+
+def _singular(unit: str) -> str:
+    if unit.endswith("ies"):
+        return unit[:-3] + "y"
+    if unit.endswith(("ches", "shes", "sses", "xes")):
+        return unit[:-2]
+    return unit[:-1] if unit.endswith("s") else unit
 
 
 def with_reference(report: dict[str, Any], reference_metrics: dict[str, Any]) -> dict[str, Any]:

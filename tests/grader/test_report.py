@@ -10,6 +10,7 @@ from grader.report import (
     build_report,
     candidate_view,
     describe_metric,
+    human_quantity,
     parse_record,
     raised_at_collection,
     record_schema,
@@ -117,7 +118,31 @@ def test_metric_summary_reads_like_evidence():
             "better": "lower",
         }
     )
-    assert text == "memory growth: 0.3 MB (limit 8 MB; starter 61.2 MB)"
+    assert text == "memory growth: 307 KB (limit 8 MB; starter 61.2 MB)"
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "shown"),
+    [
+        (6.1e-05, "MB", "64 bytes"),
+        (0, "MB", "0 bytes"),
+        (1.35, "MB", "1.35 MB"),
+        (-0.07, "MB", "-71.7 KB"),
+        (4.2e-05, "s", "42 µs"),
+        (0.0042, "ms", "4.2 µs"),
+        (250, "ms", "250 ms"),
+        (12, "us", "12 µs"),
+        (1, "queries", "1 query"),
+        (401, "queries", "401 queries"),
+        (1, "fetches", "1 fetch"),
+        (0, "lookups", "0 lookups"),
+        (2.5, "requests", "2.5 requests"),
+        (3.25, "x", "3.25 x"),
+        (36, "", "36"),
+    ],
+)
+def test_measurements_are_shown_in_units_a_person_reads(value, unit, shown):
+    assert human_quantity(value, unit) == shown
 
 
 def test_rejected_report_is_valid_and_scores_nothing(trivial_challenge):
