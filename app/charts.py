@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from grader.report import human_quantity
+
 CHART_WIDTH = 460
 CHART_LABEL = 80
 CHART_VALUE = 120
@@ -14,10 +16,11 @@ CHART_ROW = 22
 CHART_BAR = 14
 
 
+LOG_SCALE_RATIO = 20  # bars that differ more than this are drawn on a log scale
+
+
 def format_number(value: float | None, unit: str = "") -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:.4g}" + (f" {unit}" if unit else "")
+    return "n/a" if value is None else human_quantity(value, unit)
 
 
 def _finite(value: object) -> bool:
@@ -57,8 +60,16 @@ def evidence_chart(
     low, high = min([0.0, *numbers]), max([0.0, *numbers])
     span = (high - low) or 1.0
     plot = CHART_WIDTH - CHART_LABEL - CHART_VALUE
+    positive = [v for v in numbers if v > 0]
+    logarithmic = low == 0 and len(positive) > 1 and max(positive) > LOG_SCALE_RATIO * min(positive)
+    if logarithmic:  # 1 against 401: both bars must show
+        floor = math.log10(min(positive)) - 0.5  # the smallest bar keeps some length
+        decades = math.log10(max(positive)) - floor
 
     def x(v: float) -> float:
+        if logarithmic:
+            share = (math.log10(v) - floor) / decades if v > 0 else 0.0
+            return round(CHART_LABEL + share * plot, 1)
         return round(CHART_LABEL + (v - low) / span * plot, 1)
 
     zero = x(0.0)
@@ -88,6 +99,9 @@ def evidence_chart(
         "rows": drawn,
         "verdict": verdict,
         "better": better,
+        "scale": "log" if logarithmic else "linear",
+        # Every figure 0 (a count that must stay 0, and did): a bar chart says nothing more.
+        "worth_drawing": any(v != 0 for v in numbers),
         "title": metric.get("label") or metric.get("name", ""),
         "summary": metric.get("summary", ""),
     }
