@@ -7,20 +7,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from grader.report import human_quantity
+from grader.report import quantity_text
 
 CHART_WIDTH = 460
 CHART_LABEL = 80
 CHART_VALUE = 120
 CHART_ROW = 22
 CHART_BAR = 14
-
-
 LOG_SCALE_RATIO = 20  # bars that differ more than this are drawn on a log scale
-
-
-def format_number(value: float | None, unit: str = "") -> str:
-    return "n/a" if value is None else human_quantity(value, unit)
 
 
 def _finite(value: object) -> bool:
@@ -80,7 +74,7 @@ def evidence_chart(
         drawn.append(
             {
                 "label": label,
-                "text": text if text is not None else format_number(v, unit),
+                "text": text if text is not None else quantity_text(v, unit),
                 "css": css,
                 "y": index * CHART_ROW + 4,
                 "x": start,

@@ -285,7 +285,7 @@ def describe_metric(metric: dict[str, Any]) -> str:
     unit = metric.get("unit") or ""
 
     def number(value: float | None) -> str:
-        return "n/a" if value is None else human_quantity(value, unit)
+        return quantity_text(value, unit)
 
     extras = []
     if metric.get("limit") is not None:
@@ -313,6 +313,11 @@ def human_quantity(value: float, unit: str) -> str:
         count = int(value)
         return f"{count} {_singular(unit) if abs(count) == 1 else unit}"
     return f"{value:.4g} {unit}".rstrip()
+
+
+def quantity_text(value: float | None, unit: str = "") -> str:
+    """:func:`human_quantity`, or "n/a" for a figure that was not measured."""
+    return "n/a" if value is None else human_quantity(value, unit)
 
 
 def _scaled(amount: float, scales: tuple[tuple[float, str], ...]) -> str:

@@ -24,7 +24,6 @@ from urllib.parse import quote
 from flask import current_app
 from sqlalchemy import select
 
-from app.charts import format_number
 from app.extensions import db
 from app.formatting import format_duration, format_when, score_text
 from app.models import (
@@ -41,7 +40,7 @@ from app.models import (
     User,
     utcnow,
 )
-from grader.report import with_reference
+from grader.report import quantity_text, with_reference
 
 MAX_TIME_LIMIT_MINUTES = 600
 NOTE_MAX_CHARS = 5000
@@ -451,7 +450,7 @@ def key_metrics(version: ChallengeVersion, submission: Submission | None) -> lis
             continue
         first = check["metrics"][0] if check.get("metrics") else None
         text = (
-            format_number(first.get("value"), first.get("unit", ""))
+            quantity_text(first.get("value"), first.get("unit", ""))
             if first
             else ("passed" if check["passed"] else "failed")
         )
