@@ -151,3 +151,15 @@ def owned_invite(web_app, staff):
     invite.assessment.owner_id = staff.interviewer.id
     db.session.commit()
     return invite
+
+
+def remove_sandboxes_of(label: str) -> None:
+    """Sandbox containers of ``label`` a test left behind on purpose (a killed worker's, a
+    restarted engine's): the reconciler prunes leftovers only when they are old."""
+    import docker
+
+    client = docker.from_env(version="auto")
+    for container in client.containers.list(
+        all=True, filters={"label": ["faultline.sandbox", f"faultline.label={label}"]}
+    ):
+        container.remove(force=True, v=True)

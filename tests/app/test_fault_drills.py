@@ -29,6 +29,7 @@ from app.models import Invite, Submission
 from app.queue import job_id_for, redis_connection
 
 from ..conftest import FIXTURE_CHALLENGES, spawn_worker, stop_worker
+from .conftest import remove_sandboxes_of
 
 pytestmark = pytest.mark.docker
 
@@ -193,14 +194,6 @@ def _finished(submission_id: int) -> bool:
     return _status(submission_id) not in ("queued", "running")
 
 
-def _remove_sandboxes(label: str) -> None:
-    client = docker.from_env(version="auto")
-    for container in client.containers.list(
-        all=True, filters={"label": ["faultline.sandbox", f"faultline.label={label}"]}
-    ):
-        container.remove(force=True, v=True)
-
-
 def test_postgres_restarted_mid_grade_ends_graded_once(private_postgres, docker_sandbox):
     """The database goes away while the sandbox runs, so the report cannot be stored; the job
     fails, RQ retries it once the database is back, and the submission ends graded."""
@@ -313,7 +306,7 @@ def test_docker_engine_restarted_mid_grade_is_retried_and_never_charged(tmp_path
             stop_worker(worker)
             if not _docker_engine_running():
                 subprocess.run([str(REPO_ROOT / "scripts" / "ensure-docker.sh")], check=False)
-            _remove_sandboxes("trivial-sum:hidden")
+            remove_sandboxes_of("trivial-sum:hidden")
         submission = db.session.get(Submission, submission_id)
         assert submission.status == "graded" and submission.score == 4, submission.report
         assert submission.attempts >= 2

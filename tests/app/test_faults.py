@@ -15,6 +15,7 @@ from app.models import Submission
 from app.reconcile import reconcile
 
 from ..conftest import spawn_worker
+from .conftest import remove_sandboxes_of
 
 pytestmark = pytest.mark.docker
 
@@ -41,18 +42,6 @@ def _children(parent: int) -> list[int]:
             if int(fields[1]) == parent:
                 children.append(int(entry.name))
     return children
-
-
-def _remove_sandboxes_of(label: str) -> None:
-    """The killed horse's sandbox outlives it until its harness finishes; the reconciler prunes
-    such leftovers only when they are old, so this test removes its own."""
-    import docker
-
-    client = docker.from_env(version="auto")
-    for container in client.containers.list(
-        all=True, filters={"label": ["faultline.sandbox", f"faultline.label={label}"]}
-    ):
-        container.remove(force=True, v=True)
 
 
 def test_redis_down_at_submit_keeps_the_submission_and_grades_it_later(
@@ -130,7 +119,7 @@ def test_worker_killed_mid_grading_ends_graded_not_stuck(
     finally:
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)
-        _remove_sandboxes_of("trivial-sum:hidden")
+        remove_sandboxes_of("trivial-sum:hidden")
 
     db.session.refresh(submission)
     assert submission.status == "running"  # what a dead worker leaves behind

@@ -133,3 +133,15 @@ def watch_for_errors(page, problems: list[str]) -> None:
             problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None
         ),
     )
+
+
+def replace_code(page, editor, lines: list[str]) -> None:
+    """Type ``lines`` over everything in ``editor`` as a person would: each line's indentation
+    is the editor's (Enter indents a body), and Escape closes any completion it offers."""
+    editor.click()
+    page.keyboard.press("ControlOrMeta+a")
+    for number, line in enumerate(lines):
+        if number:
+            page.keyboard.press("Enter")
+        page.keyboard.type(line)
+        page.keyboard.press("Escape")

@@ -11,7 +11,7 @@ import pytest
 
 from app.extensions import db
 
-from .conftest import watch_for_errors
+from .conftest import replace_code, watch_for_errors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.timeout(420)]
 
@@ -80,13 +80,7 @@ def _scenario(page, expect, base: str, token: str) -> None:
     page.wait_for_url(f"{base}/i/{token}/c/trivial-sum")
     expect(page.locator("#history")).to_contain_text("#1")
     editor = page.locator(".editor-pane:not([hidden]) .cm-content")
-    editor.click()
-    page.keyboard.press("ControlOrMeta+a")
-    page.keyboard.type("def total(items):")
-    page.keyboard.press("Escape")
-    page.keyboard.press("Enter")  # the editor indents the body
-    page.keyboard.type("return sum(items)")
-    page.keyboard.press("Escape")
+    replace_code(page, editor, ["def total(items):", "return sum(items)"])
     expect(editor.locator(".cm-line")).to_have_count(2)
     lines = editor.locator(".cm-line").all_text_contents()
     assert lines == ["def total(items):", "    return sum(items)"], lines
@@ -125,10 +119,7 @@ def _scenario(page, expect, base: str, token: str) -> None:
     expect(editor).to_contain_text("return sum(items)")
 
     # A run of code that does not import: an error that leads with the candidate's own line.
-    editor.click()
-    page.keyboard.press("ControlOrMeta+a")
-    page.keyboard.type("def total(items:")
-    page.keyboard.press("Escape")
+    replace_code(page, editor, ["def total(items:"])
     expect(page.locator("#save-state")).to_contain_text("Saved", timeout=15_000)
     page.keyboard.press("ControlOrMeta+Enter")
     expect(grading).to_have_text("Test run: Error", timeout=GRADING_SECONDS)

@@ -15,7 +15,7 @@ from app.extensions import db
 from app.services.users import create_user
 
 from ..conftest import REPO
-from .conftest import Stack, watch_for_errors
+from .conftest import Stack, replace_code, watch_for_errors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.timeout(600)]
 
@@ -116,13 +116,7 @@ def test_interviewer_invites_reviews_notes_and_exports(stack, browser, tmp_path)
         cpage.get_by_role("link", name="Sum is off by one").click()
         editor = cpage.locator(".editor-pane:not([hidden]) .cm-content")
         expect(editor).to_contain_text("range(len(items) - 1)")
-        editor.click()
-        cpage.keyboard.press("ControlOrMeta+a")
-        cpage.keyboard.type("def total(items):")
-        cpage.keyboard.press("Escape")
-        cpage.keyboard.press("Enter")
-        cpage.keyboard.type("return sum(items)")
-        cpage.keyboard.press("Escape")
+        replace_code(cpage, editor, ["def total(items):", "return sum(items)"])
         cpage.click("#submit-button")
         expect(cpage.locator("#grading-state")).to_have_text(
             "Submission #1: Graded", timeout=GRADING_MS
