@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -160,6 +160,9 @@ class Invite(db.Model):
     expires_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # Finished by the clock, not by the candidate: the platform closed the attempt at its
+    # deadline and submitted the work left unsubmitted (app/services/timeouts.py).
+    timed_out: Mapped[bool] = mapped_column(default=False, server_default=false())
     assessment: Mapped[Assessment] = relationship(back_populates="invites")
     notes: Mapped[list[Note]] = relationship(
         back_populates="invite", order_by="Note.created_at", cascade="all, delete-orphan"
@@ -239,6 +242,8 @@ class Submission(db.Model):
     regrade_batch_id: Mapped[int | None] = mapped_column(
         ForeignKey("regrade_batches.id"), index=True
     )
+    # Submitted by the platform when the attempt's time ran out: the last saved draft.
+    at_timeout: Mapped[bool] = mapped_column(default=False, server_default=false())
     invite: Mapped[Invite] = relationship()
     challenge: Mapped[ChallengeVersion] = relationship()
     regrade_of: Mapped[Submission | None] = relationship(remote_side="Submission.id")
@@ -262,7 +267,9 @@ class Submission(db.Model):
 
 
 class Draft(db.Model):
-    """The editor's autosaved contents, per invite and challenge."""
+    """The editor's autosaved contents, per invite and challenge. ``version`` counts the saves:
+    a save names the version it was based on, so a stale copy (an older tab) cannot silently
+    overwrite a newer one."""
 
     __tablename__ = "drafts"
     __table_args__ = (UniqueConstraint("invite_id", "challenge_version_id"),)
@@ -271,6 +278,7 @@ class Draft(db.Model):
     invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id"))
     challenge_version_id: Mapped[int] = mapped_column(ForeignKey("challenge_versions.id"))
     files: Mapped[dict[str, str]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -13,6 +13,7 @@ from rq import Queue, Worker
 
 from app.queue import FRONT_QUEUE_SUFFIX
 from app.reconcile import reconcile
+from app.services.timeouts import close_timed_out_attempts
 from app.services.verification import reconcile_verifications
 from app.tasks import _app
 
@@ -66,7 +67,7 @@ def _sibling(queue: Queue, name: str) -> Queue:
 
 def _reconcile_once(app) -> None:
     with app.app_context():
-        for step in (reconcile, reconcile_verifications):
+        for step in (close_timed_out_attempts, reconcile, reconcile_verifications):
             try:
                 step()
             except Exception:  # the reconciler must never take the worker down

@@ -6,7 +6,8 @@ import math
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import (
@@ -40,6 +41,20 @@ class Refused(Exception):
         self.retry_after = retry_after
 
 
+class StaleDraft(Refused):
+    """A save based on an older draft than the server's: another tab or window saved since."""
+
+    def __init__(self, current: Draft) -> None:
+        super().__init__(
+            409,
+            "This challenge was saved from another tab or window since this page loaded it, so "
+            "this save was refused to keep that work. Reload to continue from the newer text, "
+            "or overwrite it with this page's text.",
+        )
+        self.current_version = current.version
+        self.saved_at = current.updated_at
+
+
 INVITE_EXPIRED = "This invite has expired. Ask your interviewer for a new link."
 
 
@@ -63,17 +78,19 @@ def start(invite: Invite) -> Invite:
     return invite
 
 
+TIME_UP = (
+    "Time is up for this assessment: new work is not accepted. Work you saved but did not "
+    "submit is submitted for you; a challenge you submitted keeps its last submission."
+)
+
+
 def require_open(invite: Invite) -> None:
     if invite.state == InviteState.PENDING:
         raise Refused(409, "Start the assessment first.")
+    if invite.timed_out or (invite.state == InviteState.STARTED and not invite.is_open()):
+        raise Refused(403, TIME_UP)
     if invite.state == InviteState.FINISHED:
         raise Refused(403, "You have finished this assessment; your last submission stands.")
-    if not invite.is_open():
-        raise Refused(
-            403,
-            "Time is up for this assessment: new work is not accepted. "
-            "Your last submission stands.",
-        )
 
 
 def finish(invite: Invite) -> None:
@@ -99,17 +116,58 @@ def draft_files(invite: Invite, version: ChallengeVersion) -> dict[str, str]:
     return starter
 
 
-def save_draft(invite: Invite, version: ChallengeVersion, files: object) -> Draft:
+def draft_version(invite: Invite, version: ChallengeVersion) -> int:
+    """The version of the saved draft, 0 when nothing is saved yet."""
+    draft = _draft(invite, version)
+    return draft.version if draft is not None else 0
+
+
+def save_draft(
+    invite: Invite,
+    version: ChallengeVersion,
+    files: object,
+    base_version: object = None,
+    overwrite: bool = False,
+) -> Draft:
+    """Save the editable files sent (the others keep their saved text) as the draft's next
+    version. ``base_version`` is the version the sender's text was based on (0: no draft yet);
+    when another save came in between, StaleDraft is raised and nothing changes, unless
+    ``overwrite`` (the candidate chose to keep this copy). Without ``base_version`` (an API
+    client that does not track versions) the save is unconditional."""
     require_open(invite)
     accepted = _validated(version, files)
+    if base_version is not None and (
+        isinstance(base_version, bool) or not isinstance(base_version, int) or base_version < 0
+    ):
+        raise Refused(400, "base_version must be a whole number of 0 or more")
     draft = _draft(invite, version)
+    current = draft.version if draft is not None else 0
+    unconditional = base_version is None or overwrite
+    if not unconditional and base_version != current:
+        raise StaleDraft(draft)
     if draft is None:
         draft = Draft(invite_id=invite.id, challenge_version_id=version.id, files=accepted)
         db.session.add(draft)
-    else:
-        draft.files = {**draft.files, **accepted}
-        draft.updated_at = utcnow()
+        try:
+            db.session.commit()
+        except IntegrityError:  # another save created it a moment ago
+            db.session.rollback()
+            if unconditional:
+                return save_draft(invite, version, files, overwrite=True)
+            raise StaleDraft(_draft(invite, version)) from None
+        return draft
+    saved = db.session.execute(
+        update(Draft)
+        .where(Draft.id == draft.id, Draft.version == current)
+        .values(files={**draft.files, **accepted}, version=current + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
     db.session.commit()
+    db.session.refresh(draft)
+    if saved != 1:  # another save landed between the read and the write
+        if unconditional:
+            return save_draft(invite, version, files, overwrite=True)
+        raise StaleDraft(draft)
     return draft
 
 

@@ -51,6 +51,7 @@ class CandidateStatus(StrEnum):
     IN_PROGRESS = "in progress"
     SUBMITTED = "submitted"
     GRADED = "graded"
+    TIME_EXPIRED = "time expired"
     EXPIRED = "expired"
 
     @property
@@ -69,14 +70,19 @@ def candidate_status(
 
     not started: the link is unused; expired: unused past its expiry; in progress: started and
     the time is not up; submitted: finished or out of time, with a submission still grading;
-    graded: finished or out of time, nothing left to grade.
+    graded: finished by the candidate, nothing left to grade; time expired: the time ran out
+    before the candidate finished, nothing left to grade (what they left unsubmitted was
+    submitted for them, marked "at time-out").
     """
     now = now or utcnow()
     if invite.state == InviteState.PENDING:
         return CandidateStatus.EXPIRED if invite.is_expired(now) else CandidateStatus.NOT_STARTED
     if invite.state == InviteState.STARTED and invite.is_open(now):
         return CandidateStatus.IN_PROGRESS
-    return CandidateStatus.SUBMITTED if grading else CandidateStatus.GRADED
+    if grading:
+        return CandidateStatus.SUBMITTED
+    ran_out = invite.timed_out or invite.state == InviteState.STARTED
+    return CandidateStatus.TIME_EXPIRED if ran_out else CandidateStatus.GRADED
 
 
 def invites_grading(invite_ids: Iterable[int]) -> set[int]:

@@ -405,7 +405,7 @@ def _one_invite_per_status(assessment) -> dict[str, Invite]:
         "in progress": _invite(
             assessment, "Busy Bo", state="started", started_at=now - timedelta(minutes=1)
         ),
-        "graded": _invite(
+        "time expired": _invite(
             assessment,
             "Out-of-time Olu",
             state="started",
@@ -446,7 +446,8 @@ def test_dashboard_and_status_json_show_each_candidate_status(client, staff, own
         "expired": "1",
         "in-progress": "1",
         "submitted": "1",
-        "graded": "2",
+        "graded": "1",
+        "time-expired": "1",
     }
     live = client.get("/review/status.json").get_json()["assessments"]
     assert live == {
