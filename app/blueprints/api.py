@@ -26,7 +26,11 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 @bp.errorhandler(Refused)
 def _refused(error: Refused) -> tuple[Response, int]:
-    response = jsonify({"error": error.message})
+    body: dict[str, Any] = {"error": error.message}
+    if isinstance(error, candidates.StaleDraft):
+        body["current_version"] = error.current_version
+        body["saved_at"] = _iso(error.saved_at)
+    response = jsonify(body)
     if error.retry_after is not None:
         response.headers["Retry-After"] = str(error.retry_after)
     return response, error.status
@@ -72,8 +76,15 @@ def challenge(token: str, slug: str):
 def save_draft(token: str, slug: str):
     invite = candidates.invite_by_token(token)
     version = candidates.challenge_of(invite, slug)
-    draft = candidates.save_draft(invite, version, _json_body().get("files"))
-    return jsonify({"saved_at": draft.updated_at.isoformat() + "Z"})
+    body = _json_body()
+    draft = candidates.save_draft(
+        invite,
+        version,
+        body.get("files"),
+        base_version=body.get("base_version"),
+        overwrite=body.get("overwrite") is True,
+    )
+    return jsonify({"saved_at": _iso(draft.updated_at), "version": draft.version})
 
 
 @bp.post("/invites/<token>/challenges/<slug>/submissions")
@@ -137,6 +148,7 @@ def challenge_json(invite: Invite, version: ChallengeVersion) -> dict[str, Any]:
     payload = version.payload
     spec = payload["spec"]
     files = candidates.draft_files(invite, version)
+    starter = payload["starter"]
     history = [submission_summary(s) for s in _submissions(invite, version)]
     return {
         "slug": version.slug,
@@ -149,9 +161,11 @@ def challenge_json(invite: Invite, version: ChallengeVersion) -> dict[str, Any]:
                 "editable": entry["editable"],
                 "open": entry["open"],
                 "content": files[entry["path"]],
+                "starter": starter[entry["path"]] if entry["editable"] else None,
             }
             for entry in spec["files"]
         ],
+        "draft_version": candidates.draft_version(invite, version),
         "checks": [
             {"id": c["id"], "title": c["title"], "category": c["category"], "weight": c["weight"]}
             for c in spec["checks"]
@@ -168,6 +182,7 @@ def submission_summary(submission: Submission) -> dict[str, Any]:
         "score": submission.score,
         "max_score": submission.max_score,
         "created_at": _iso(submission.created_at),
+        "at_timeout": submission.at_timeout,
     }
 
 

@@ -69,6 +69,7 @@ def challenge(token: str, slug: str):
             "report": url_for("candidate.report", token=token, submission_id=0)[:-1],
         },
         "files": data["files"],
+        "draft_version": data["draft_version"],
         "submissions": data["submissions"],
     }
     return render_template(

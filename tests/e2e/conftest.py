@@ -88,6 +88,8 @@ def stack(tmp_path, docker_sandbox) -> Iterator[Stack]:
         challenges_dir=FIXTURE_CHALLENGES,
         output=log,
         scheduler=True,
+        # The reconciler closes timed-out attempts: often enough that a test need not wait.
+        extra_env={"FAULTLINE_RECONCILE_EVERY_SECONDS": "3"},
     )
     try:
         yield Stack(

@@ -7,6 +7,9 @@
 
   const POLL_MS = 1000;
   const AUTOSAVE_MS = 1000;
+  const RETRY_FIRST_MS = 1000;
+  const RETRY_MAX_MS = 30000;
+  const ALMOST_UP_SECONDS = 5;
   const UNFINISHED = ["queued", "running"];
   // The labels come from the page (app/formatting.py puts them in base.html).
   const STATUS_LABELS = JSON.parse(document.getElementById("status-labels")?.textContent || "{}");
@@ -96,6 +99,7 @@
     }
     let end = performance.now() + seconds * 1000;
     let fired = false;
+    let warned = false;
     function tick() {
       const left = Math.max(0, Math.ceil((end - performance.now()) / 1000));
       for (const node of nodes) {
@@ -105,6 +109,10 @@
           timer.classList.toggle("low", left > 0 && left <= 300);
           timer.classList.toggle("expired", left === 0);
         }
+      }
+      if (left <= ALMOST_UP_SECONDS && !warned) {
+        warned = true; // save what is unsaved while the server still takes it
+        document.dispatchEvent(new CustomEvent("faultline:almostup"));
       }
       if (left === 0 && !fired) {
         fired = true;
@@ -212,6 +220,7 @@
     const saveState = document.getElementById("save-state");
     const closedBox = document.getElementById("closed-message");
     const readonlyBanner = document.getElementById("readonly-banner");
+    const resetButton = document.getElementById("reset-button");
     const history = document.getElementById("history");
     const buttons = {
       run: document.getElementById("run-button"),
@@ -254,11 +263,14 @@
       files.set(file.path, { file, editor, pane });
     }
     const tabs = Array.from(document.querySelectorAll("#file-tabs .tab"));
+    let openPath = null;
     function openFile(path) {
+      openPath = path;
       for (const [p, entry] of files) entry.pane.hidden = p !== path;
       for (const tab of tabs) tab.setAttribute("aria-selected", String(tab.dataset.path === path));
       const entry = files.get(path);
       readonlyBanner.hidden = !entry || entry.file.editable;
+      resetButton.disabled = closed || !entry || !entry.file.editable;
       if (entry) entry.editor.focus();
     }
     tabs.forEach((tab) => tab.addEventListener("click", () => openFile(tab.dataset.path)));
@@ -277,53 +289,114 @@
       clearTimeout(saveTimer);
       buttons.run.disabled = true;
       buttons.submit.disabled = true;
+      resetButton.disabled = true;
       closedBox.textContent = message;
       closedBox.hidden = false;
       setSaveState(dirty.size ? "Not saved: no longer accepted" : "Saving is off", "off");
     }
-    if (closed) setClosed(page.closed_message);
 
-    // Autosave: debounced PUT of the editable files; one request at a time.
+    // Autosave: a debounced PUT of the editable files, one request at a time. "Saved" is shown
+    // only once the server has the text. Each save names the draft version it was based on:
+    // when another tab saved in between, the server refuses it and the candidate chooses.
     let saveTimer = null;
     let saving = Promise.resolve();
+    let draftVersion = page.draft_version || 0;
+    let stale = false;
+    let retryDelay = 0;
     function setSaveState(text, kind) {
       saveState.textContent = text;
       saveState.dataset.state = kind || "";
     }
-    function scheduleSave() {
+    function scheduleSave(delay) {
       if (closed) {
         setSaveState("Not saved: no longer accepted", "off");
         return;
       }
-      setSaveState("Unsaved changes", "dirty");
+      if (stale) return;
+      if (!retryDelay) setSaveState("Unsaved changes", "dirty");
       clearTimeout(saveTimer);
-      saveTimer = setTimeout(() => save(false), AUTOSAVE_MS);
+      saveTimer = setTimeout(() => save(false), delay === undefined ? AUTOSAVE_MS : delay);
     }
+    function retryLater() {
+      // The network or the server failed: try again, waiting longer each time (up to 30 s).
+      retryDelay = Math.min(RETRY_MAX_MS, retryDelay ? retryDelay * 2 : RETRY_FIRST_MS);
+      setSaveState(`Not saved: cannot reach the server; retrying in ${Math.round(retryDelay / 1000)} s`, "error");
+      clearTimeout(saveTimer);
+      saveTimer = setTimeout(() => save(false), retryDelay);
+    }
+    window.addEventListener("online", () => {
+      if (retryDelay && dirty.size) save(false);
+    });
     function save(force, options) {
       clearTimeout(saveTimer);
       saving = saving.then(async () => {
-        if ((closed && !force) || (!force && dirty.size === 0)) return null;
+        if ((closed && !force) || stale || (!force && dirty.size === 0)) return null;
         const sent = new Set(dirty);
         dirty.clear();
-        setSaveState("Saving…", "saving");
-        const result = await api("PUT", page.urls.draft, { files: editableFiles() }, options);
+        if (!retryDelay) setSaveState("Saving…", "saving");
+        const body = { files: editableFiles(), base_version: draftVersion };
+        if (options && options.overwrite) body.overwrite = true;
+        const result = await api("PUT", page.urls.draft, body, options);
         if (result.ok) {
-          const at = new Date(result.data.saved_at);
-          setSaveState(`Saved ${at.toLocaleTimeString()}`, "saved");
+          draftVersion = result.data.version;
+          retryDelay = 0;
+          if (dirty.size) scheduleSave();
+          else setSaveState(`Saved ${new Date(result.data.saved_at).toLocaleTimeString()}`, "saved");
+          showError(null, outputPanel);
+          return result;
+        }
+        sent.forEach((p) => dirty.add(p));
+        if (result.status === 403) setClosed(result.error);
+        else if (result.status === 409 && result.data && result.data.current_version) {
+          showStale(result.error);
+        } else if (result.status === 0 || result.status >= 500 || result.status === 429) {
+          retryLater();
         } else {
-          sent.forEach((p) => dirty.add(p));
-          if (result.status === 403) setClosed(result.error);
-          else {
-            setSaveState("Not saved", "error");
-            showError(result.error, outputPanel);
-          }
+          setSaveState("Not saved", "error");
+          showError(result.error, outputPanel);
         }
         return result;
       });
       return saving;
     }
     window.addEventListener("pagehide", () => {
-      if (dirty.size && !closed) save(false, { keepalive: true });
+      if (dirty.size && !closed && !stale) save(false, { keepalive: true });
+    });
+    document.addEventListener("faultline:almostup", () => {
+      if (dirty.size && !closed && !stale) save(false);
+    });
+
+    // Another tab saved this challenge since this page loaded it: stop saving and ask.
+    const staleBox = document.getElementById("stale-message");
+    function showStale(message) {
+      stale = true;
+      clearTimeout(saveTimer);
+      setSaveState("Not saved: a newer copy exists", "error");
+      staleBox.querySelector(".stale-text").textContent = message;
+      staleBox.hidden = false;
+    }
+    staleBox.querySelector("[data-action=reload]").addEventListener("click", () => {
+      dirty.clear();
+      window.location.reload();
+    });
+    staleBox.querySelector("[data-action=overwrite]").addEventListener("click", () => {
+      stale = false;
+      staleBox.hidden = true;
+      save(true, { overwrite: true });
+    });
+    if (closed) setClosed(page.closed_message);
+
+    // Reset to starter: the open file gets its starter text back, as an edit (undoable).
+    resetButton.addEventListener("click", () => {
+      const entry = files.get(openPath);
+      if (closed || !entry || !entry.file.editable) return;
+      const sure = window.confirm(
+        `Reset ${entry.file.path} to the starter code? Your changes to this file are replaced ` +
+          "(Ctrl+Z in the editor brings them back).",
+      );
+      if (!sure) return;
+      entry.editor.setValue(entry.file.starter);
+      entry.editor.focus();
     });
 
     // Time up on the client: ask the server (a save it will refuse once time is really up).
@@ -487,11 +560,20 @@
     });
 
     // Pick up work still being graded (a reload during grading).
+    let followed = false;
     for (const mode of ["run", "submit"]) {
       const latest = page.submissions.find((s) => s.mode === mode);
       if (latest && UNFINISHED.includes(latest.status)) {
+        followed = true;
         follow({ ...latest, status_url: `${page.urls.invite}/submissions/${latest.id}` });
       }
+    }
+    // Otherwise show the newest result again, as it was before the reload.
+    const newest = page.submissions[0];
+    if (!followed && newest) {
+      api("GET", `${page.urls.invite}/submissions/${newest.id}`).then((result) => {
+        if (result.ok && !busy.run && !busy.submit) renderResult(result.data);
+      });
     }
 
     buttons.run.addEventListener("click", () => grade("run"));
