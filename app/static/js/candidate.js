@@ -246,6 +246,7 @@
 
     // Editors: one per file, one shown at a time (each keeps its own undo history).
     const host = document.getElementById("editor-host");
+    const wrapLines = document.getElementById("wrap-lines"); // its remembered state: panes.js
     const files = new Map();
     const dirty = new Set();
     for (const file of page.files) {
@@ -254,6 +255,7 @@
       const editor = window.FaultlineEditor.create(pane, {
         doc: file.content,
         readOnly: !file.editable,
+        lineWrapping: Boolean(wrapLines?.checked),
         label: `${file.path}${file.editable ? "" : " (read-only)"}`,
         onChange: () => {
           dirty.add(file.path);
@@ -262,6 +264,9 @@
       });
       files.set(file.path, { file, editor, pane });
     }
+    wrapLines?.addEventListener("change", () => {
+      for (const entry of files.values()) entry.editor.setLineWrapping(wrapLines.checked);
+    });
     const tabs = Array.from(document.querySelectorAll("#file-tabs .tab"));
     let openPath = null;
     function openFile(path) {
