@@ -3,7 +3,7 @@
 // (app/static/js/candidate.js) uses only the small API this file puts on window.FaultlineEditor.
 
 import { basicSetup } from "codemirror";
-import { indentWithTab } from "@codemirror/commands";
+import { historyField, indentWithTab } from "@codemirror/commands";
 import { indentUnit } from "@codemirror/language";
 import { python } from "@codemirror/lang-python";
 import { Compartment, EditorState } from "@codemirror/state";
@@ -26,8 +26,9 @@ const theme = EditorView.theme({
 /**
  * Create an editor in `element`.
  * options: doc (string), readOnly (bool), lineWrapping (bool), onChange (function(text)),
- * label (aria label).
- * Returns {view, getValue(), setValue(text), setLineWrapping(on), focus(), destroy()}.
+ * label (aria label), saved (what saved() returned earlier: the undo history comes back with
+ * it, but only when its text is exactly `doc`, so it never undoes into text the server lacks).
+ * Returns {view, getValue(), setValue(text), setLineWrapping(on), saved(), focus(), destroy()}.
  */
 function create(element, options = {}) {
   const readOnly = Boolean(options.readOnly);
@@ -58,10 +59,8 @@ function create(element, options = {}) {
       }),
     );
   }
-  const view = new EditorView({
-    parent: element,
-    state: EditorState.create({ doc: options.doc || "", extensions }),
-  });
+  const doc = options.doc || "";
+  const view = new EditorView({ parent: element, state: initialState(doc, extensions, options.saved) });
   return {
     view,
     getValue: () => view.state.doc.toString(),
@@ -69,9 +68,21 @@ function create(element, options = {}) {
       view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } }),
     setLineWrapping: (on) =>
       view.dispatch({ effects: wrapping.reconfigure(wrappingExtension(Boolean(on))) }),
+    saved: () => view.state.toJSON({ history: historyField }),
     focus: () => view.focus(),
     destroy: () => view.destroy(),
   };
 }
 
-window.FaultlineEditor = { create, version: "1" };
+function initialState(doc, extensions, saved) {
+  if (saved && saved.doc === doc && saved.history) {
+    try {
+      return EditorState.fromJSON(saved, { extensions }, { history: historyField });
+    } catch (err) {
+      // A history from another version of the editor: start without it.
+    }
+  }
+  return EditorState.create({ doc, extensions });
+}
+
+window.FaultlineEditor = { create, version: "2" };

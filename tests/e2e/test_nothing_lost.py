@@ -191,3 +191,40 @@ def test_when_time_runs_out_the_saved_draft_is_submitted_and_graded(stack, brows
         raise
     finally:
         page.close()
+
+
+def test_undo_history_survives_a_reload_in_the_same_browser(stack, browser):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    try:
+        editor = _open_challenge(page, expect, stack)
+        starter = editor.inner_text()
+        replace_code(page, editor, ["# my work"])
+        expect(page.locator("#save-state")).to_contain_text("Saved", timeout=15_000)
+
+        page.reload()
+        expect(editor).to_have_text("# my work")
+        editor.click()
+        for _ in range(10):  # typing is undone in groups, as the editor made them
+            page.keyboard.press("ControlOrMeta+z")
+            if editor.inner_text() == starter:
+                break
+        assert editor.inner_text() == starter
+        expect(page.locator("#save-state")).to_have_attribute("data-state", "saved")
+
+        # Another browser has the same text from the server but not this browser's history.
+        other = browser.new_page(viewport={"width": 1366, "height": 768})
+        other.goto(f"{stack.base}/i/{stack.token}/c/trivial-sum")
+        other_editor = other.locator(".editor-pane:not([hidden]) .cm-content")
+        expect(other_editor).to_contain_text("range(len(items) - 1)")  # the undone text, saved
+        other_editor.click()
+        other.keyboard.press("ControlOrMeta+z")
+        expect(other_editor).to_contain_text("range(len(items) - 1)")
+        other.close()
+    except Exception:
+        _on_failure(page, stack, "undo")
+        raise
+    finally:
+        context.close()

@@ -89,6 +89,32 @@
     return STATUS_LABELS[status] || status;
   }
 
+  // Each editable file's undo history, kept in this browser across reloads. The editor takes
+  // it back only when its text is exactly the server's text, so undo never steps into text the
+  // server never had; a full browser storage only means no undo across a reload.
+  function browserHistoryStore(page) {
+    const key = (path) => `faultline:undo:${page.token}:${page.slug}:${path}`;
+    return {
+      load(path) {
+        try {
+          return JSON.parse(window.localStorage.getItem(key(path)) || "null");
+        } catch (err) {
+          return null;
+        }
+      },
+      store(files) {
+        for (const [path, entry] of files) {
+          if (!entry.file.editable) continue;
+          try {
+            window.localStorage.setItem(key(path), JSON.stringify(entry.editor.saved()));
+          } catch (err) {
+            return;
+          }
+        }
+      },
+    };
+  }
+
   // ---- the countdown (from the server's seconds_left, not the client's clock) ---------------
 
   function startCountdown() {
@@ -247,6 +273,7 @@
     // Editors: one per file, one shown at a time (each keeps its own undo history).
     const host = document.getElementById("editor-host");
     const wrapLines = document.getElementById("wrap-lines"); // its remembered state: panes.js
+    const undoHistory = browserHistoryStore(page);
     const files = new Map();
     const dirty = new Set();
     for (const file of page.files) {
@@ -255,6 +282,7 @@
       const editor = window.FaultlineEditor.create(pane, {
         doc: file.content,
         readOnly: !file.editable,
+        saved: file.editable ? undoHistory.load(file.path) : null,
         lineWrapping: Boolean(wrapLines?.checked),
         label: `${file.path}${file.editable ? "" : " (read-only)"}`,
         onChange: () => {
@@ -343,6 +371,7 @@
         if (options && options.overwrite) body.overwrite = true;
         const result = await api("PUT", page.urls.draft, body, options);
         if (result.ok) {
+          undoHistory.store(files);
           draftVersion = result.data.version;
           retryDelay = 0;
           if (dirty.size) scheduleSave();
@@ -366,6 +395,7 @@
     }
     window.addEventListener("pagehide", () => {
       if (dirty.size && !closed && !stale) save(false, { keepalive: true });
+      undoHistory.store(files);
     });
     document.addEventListener("faultline:almostup", () => {
       if (dirty.size && !closed && !stale) save(false);
