@@ -488,7 +488,7 @@
     function follow(submission) {
       const mode = submission.mode;
       setBusy(mode, true);
-      const what = mode === "run" ? "Test run" : `Submission #${submission.id}`;
+      const what = mode === "run" ? "Test run" : `Submission #${submission.number || submission.id}`;
       async function step(s) {
         if (!UNFINISHED.includes(s.status)) {
           setBusy(mode, false);
@@ -582,7 +582,7 @@
       const fresh = el(
         "li",
         { "data-id": String(s.id) },
-        el("a", { href: page.urls.report + s.id, text: `#${s.id}` }),
+        el("a", { href: page.urls.report + s.id, text: `#${s.number || s.id}` }),
         ` ${statusLabel(s.status)}${score}`,
       );
       if (item) item.replaceWith(fresh);
