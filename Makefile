@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: help install docker image test lint format run verify benchmark clean
+.PHONY: help install docker image test lint format run verify benchmark screenshots clean
 
 help:
 	@echo "make run        set up and start Faultline on http://127.0.0.1:5000"
@@ -12,6 +12,7 @@ help:
 	@echo "make verify     prove every challenge in the sandbox (flask challenges verify)"
 	@echo "make benchmark  measure grading overhead and each reference's grade time"
 	@echo "make lint       ruff check and format check"
+	@echo "make screenshots  regenerate docs/screenshots/ from a real run (Docker, chromium)"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +51,10 @@ benchmark: install image
 
 run: install image
 	@scripts/run.sh
+
+screenshots: install image
+	@scripts/ensure-chromium.sh
+	$(PY) scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
