@@ -40,6 +40,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.services.numbering import numbers_of
 from grader.report import quantity_text, with_reference
 
 MAX_TIME_LIMIT_MINUTES = 600
@@ -215,6 +216,11 @@ class ChallengeResult:
             return best.max_score
         return self.version.max_score
 
+    @cached_property
+    def numbers(self) -> dict[int, int]:
+        """Submission id -> the number the candidate saw ("Submission #2"; test runs apart)."""
+        return numbers_of(self.submissions)
+
     @property
     def first_activity(self) -> datetime | None:
         return self.submissions[0].created_at if self.submissions else None
@@ -373,7 +379,7 @@ def file_diffs(version: ChallengeVersion, files: dict[str, str]) -> list[FileDif
 class TimelineEntry:
     submission: Submission
     regrades: list[Submission]
-    number: int  # 1, 2, 3 ...: the run or submit's place in this challenge, oldest first
+    number: int  # "Submission #2", "Test run #5": see app/services/numbering.py
 
     @property
     def duration(self) -> timedelta | None:
@@ -384,7 +390,8 @@ class TimelineEntry:
 
 
 def timeline(submissions: list[Submission]) -> list[TimelineEntry]:
-    """Runs and submits in time order, numbered, each with the admins' regrades of it."""
+    """Runs and submits in time order, numbered as the candidate saw them (submissions and
+    test runs apart), each with the admins' regrades of it."""
     ids = [s.id for s in submissions]
     regrades: dict[int | None, list[Submission]] = defaultdict(list)
     if ids:
@@ -396,10 +403,8 @@ def timeline(submissions: list[Submission]) -> list[TimelineEntry]:
         for regrade in db.session.scalars(query):
             regrades[regrade.regrade_of_id].append(regrade)
     ordered = sorted(submissions, key=lambda s: (s.created_at, s.id))
-    return [
-        TimelineEntry(s, regrades.get(s.id, []), number)
-        for number, s in enumerate(ordered, start=1)
-    ]
+    numbers = numbers_of(submissions)
+    return [TimelineEntry(s, regrades.get(s.id, []), numbers[s.id]) for s in ordered]
 
 
 def has_draft(invite: Invite, version: ChallengeVersion) -> bool:

@@ -553,7 +553,7 @@ def test_diff_against_the_starter_marks_added_and_removed_lines(
 
 
 @pytest.mark.docker
-def test_timeline_lists_every_run_and_submit_with_regrades_beside_their_original(
+def test_timeline_lists_every_run_and_submit_numbered_as_the_candidate_saw_them_with_regrades(
     client, staff, owned_invite, reports
 ):
     invite = owned_invite
@@ -571,17 +571,24 @@ def test_timeline_lists_every_run_and_submit_with_regrades_beside_their_original
     first_cells = re.findall(r"<tr class=\"[^\"]*\">\s*<td[^>]*>(.*?)</td>", timeline)
     numbers = [re.sub(r"<[^>]+>", "", cell) for cell in first_cells]
     assert second.id > first.id + 1
-    assert numbers == [f"1 · #{run.id}", f"2 · #{first.id}", "", f"3 · #{second.id}"]
+    # Test run #1, submission #1, its regrade (no number of its own), submission #2: the
+    # candidate's own numbers, not the database ids (the URLs keep those).
+    assert numbers == ["#1", "#1", "", "#2"]
+    assert f"#{second.id}<" not in timeline
     assert "Regraded against v1:" in timeline and "4/4" in timeline
     assert "test run" in timeline and "submit" in timeline
     for submission in (run, first, second, regrade):
         assert f'href="?submission={submission.id}#challenge-trivial-sum"' in timeline
     # The regrade is no candidate submission: the best stays the candidate's own 1/4.
-    assert f'Best submission:\n      <a href="?submission={second.id}' in page
+    assert (
+        f'Best submission:\n      <a href="?submission={second.id}#challenge-trivial-sum">#2<'
+        in page
+    )
     assert "1 test run,\n      2 submissions" in page
+    assert "Showing the best submission: submission #2 ·" in page
 
     shown = _text(client.get(f"/review/invites/{invite.id}?submission={regrade.id}"))
-    assert f"regrade #{regrade.id} of #{first.id} against v1" in shown
+    assert "regrade of submission #1 against v1" in shown
 
 
 @pytest.mark.docker
