@@ -257,15 +257,50 @@ def results_of(
     ]
 
 
+class TimeState(StrEnum):
+    NOT_STARTED = "not started"
+    SO_FAR = "so far"  # still working: the time used until now
+    OUT_OF_TIME = "out of time"  # the whole time limit went by
+    FINISHED = "finished"  # finished within the limit: the real duration
+
+
+@dataclass(frozen=True)
+class TimeUsed:
+    span: timedelta | None
+    state: TimeState
+
+    @property
+    def text(self) -> str:
+        """'12 min 03 s so far', '30 min 00 s, out of time', '8 min 00 s', '—'."""
+        if self.span is None:
+            return "—"
+        spent = format_duration(self.span)
+        if self.state == TimeState.SO_FAR:
+            return f"{spent} so far"
+        if self.state == TimeState.OUT_OF_TIME:
+            return f"{spent}, out of time"
+        return spent
+
+
+def time_used(invite: Invite, now: datetime | None = None) -> TimeUsed:
+    """How long the candidate has worked. In progress: from the start until ``now``; out of
+    time: the whole time limit; finished: started to finished, and never more than the limit
+    (a candidate who presses Finish after the time ran out used the limit, not the hours
+    since)."""
+    started, deadline = invite.started_at, invite.deadline
+    if started is None or deadline is None:
+        return TimeUsed(None, TimeState.NOT_STARTED)
+    now = now or utcnow()
+    if invite.finished_at is not None and invite.finished_at <= deadline:
+        return TimeUsed(max(timedelta(0), invite.finished_at - started), TimeState.FINISHED)
+    if invite.finished_at is None and now < deadline:
+        return TimeUsed(max(timedelta(0), now - started), TimeState.SO_FAR)
+    return TimeUsed(deadline - started, TimeState.OUT_OF_TIME)
+
+
 def time_taken(invite: Invite, now: datetime | None = None) -> timedelta | None:
     """Started to finished; while working, so far; out of time, the whole time limit."""
-    if invite.started_at is None:
-        return None
-    end = invite.finished_at
-    if end is None:
-        deadline = invite.deadline
-        end = min(now or utcnow(), deadline) if deadline else now or utcnow()
-    return max(timedelta(0), end - invite.started_at)
+    return time_used(invite, now).span
 
 
 @dataclass
@@ -273,7 +308,11 @@ class InviteSummary:
     invite: Invite
     status: CandidateStatus
     results: list[ChallengeResult]
-    time_taken: timedelta | None
+    time_used: TimeUsed
+
+    @property
+    def time_taken(self) -> timedelta | None:
+        return self.time_used.span
 
     @property
     def score(self) -> int | None:
@@ -302,7 +341,7 @@ def summaries_of(invites: list[Invite], now: datetime | None = None) -> list[Inv
             invite=invite,
             status=statuses[invite.id],
             results=results_of(invite, grouped),
-            time_taken=time_taken(invite, now),
+            time_used=time_used(invite, now),
         )
         for invite in invites
     ]
@@ -318,7 +357,7 @@ def status_json(summary: InviteSummary) -> dict[str, Any]:
         "score": summary.score,
         "max": summary.max_score,
         "score_text": score_text(summary.score, summary.max_score),
-        "time_taken": format_duration(summary.time_taken),
+        "time_taken": summary.time_used.text,
         "started": format_when(summary.invite.started_at),
     }
 
@@ -483,7 +522,7 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 def export_rows(assessment: Assessment, now: datetime | None = None) -> list[dict[str, Any]]:
     """One row per invite and challenge. ``time_taken_seconds``: first run or submit of the
-    challenge to the best submission; ``assessment_seconds``: started to finished."""
+    challenge to the best submission; ``assessment_seconds``: the time used (see time_used)."""
     rows = []
     for summary in summaries_of(list(assessment.invites), now):
         rating = summary.rating

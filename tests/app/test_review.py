@@ -26,7 +26,7 @@ from app.models import (
     VersionSource,
     utcnow,
 )
-from app.services import candidates
+from app.services import candidates, review
 from app.services.library import store_version, sync_library
 from grader.grading import grade
 from grader.spec import load_challenge
@@ -663,7 +663,9 @@ def test_an_invalid_note_is_refused_with_the_reason(client, staff, owned_invite,
 
 
 def _two_candidates(invite, reports):
-    """Ada fixes it after a test run (4/4); Bea submits the starter (1/4); Cy never starts."""
+    """Ada fixes it after a test run (4/4) and finishes after 8 of her 30 minutes; Bea submits
+    the starter (1/4) and is still working; Cy never starts."""
+    invite.assessment.time_limit_minutes = 30
     ada = invite
     ada.candidate_name = "Ada"
     _begin(ada, minutes_ago=10)
@@ -697,7 +699,11 @@ def test_compare_puts_every_candidates_best_submission_side_by_side(
     assert re.search(r'metric pass"><span class="mark">✓</span> 45<', ada)
     assert re.search(r'metric fail"><span class="mark">✗</span> 36<', bea)
     assert "passed" in ada  # the check without a metric shows its verdict
-    assert "4 min 00 s" in ada and "8 min 00 s" in ada  # time to best; started to finished
+    assert "<td>4 min 00 s</td>" in ada  # time to best
+    assert '<td class="time-used">8 min 00 s</td>' in ada  # started to finished
+    assert re.search(r'<td class="time-used">3 min 0\d s so far</td>', bea)  # still working
+    assert '<td class="time-used">—</td>' in cy
+    assert '<th class="check-title" title="sums-correctly">total() adds every item</th>' in page
     assert re.findall(r'<td class="num">(\d+)</td>', ada) == ["1", "1"]
     assert re.findall(r'<td class="num">(\d+)</td>', bea) == ["0", "1"]
     assert "Graded" in ada and "In progress" in bea and "Not started" in cy
@@ -841,7 +847,63 @@ def test_export_and_compare_count_a_first_submission_that_is_best_as_zero_second
     assert (json_row["time_taken_seconds"], json_row["assessment_seconds"]) == (0, 0)
     compare = _text(client.get(f"{base}/challenges/trivial-sum"))
     cells = re.search(rf'<tr data-invite="{invite.id}">.*?</tr>', compare, re.S).group(0)
-    assert cells.count("<td>0 s</td>") == 2  # time to best; started to finished
+    assert "<td>0 s</td>" in cells  # time to best
+    assert '<td class="time-used">0 s</td>' in cells  # started to finished
+
+
+def _at(invite, *, started_minutes_ago: float, finished_minutes_ago: float | None = None):
+    now = utcnow()
+    invite.state = InviteState.STARTED if finished_minutes_ago is None else InviteState.FINISHED
+    invite.started_at = now - timedelta(minutes=started_minutes_ago)
+    if finished_minutes_ago is not None:
+        invite.finished_at = now - timedelta(minutes=finished_minutes_ago)
+    db.session.commit()
+    return now
+
+
+@pytest.mark.parametrize(
+    ("started", "finished", "minutes", "state", "text"),
+    [
+        # working, 12 of 30 minutes gone: the time used until now
+        (12, None, 12, review.TimeState.SO_FAR, "12 min 00 s so far"),
+        # never pressed Finish and the 30 minutes went by: the limit, not the hours since
+        (200, None, 30, review.TimeState.OUT_OF_TIME, "30 min 00 s, out of time"),
+        # finished after 8 minutes: the real duration
+        (20, 12, 8, review.TimeState.FINISHED, "8 min 00 s"),
+        # pressed Finish long after the time ran out: the limit
+        (200, 100, 30, review.TimeState.OUT_OF_TIME, "30 min 00 s, out of time"),
+    ],
+    ids=["in progress", "out of time", "finished", "finished after the time ran out"],
+)
+def test_time_used_is_so_far_while_working_the_limit_when_out_of_time_else_the_real_duration(
+    owned_invite, started, finished, minutes, state, text
+):
+    owned_invite.assessment.time_limit_minutes = 30
+    now = _at(owned_invite, started_minutes_ago=started, finished_minutes_ago=finished)
+    used = review.time_used(owned_invite, now)
+    assert (used.span, used.state, used.text) == (timedelta(minutes=minutes), state, text)
+    (summary,) = review.summaries_of([owned_invite], now)
+    assert summary.time_taken == timedelta(minutes=minutes)
+
+
+def test_a_candidate_not_started_has_used_no_time(owned_invite):
+    used = review.time_used(owned_invite)
+    assert (used.span, used.state, used.text) == (None, review.TimeState.NOT_STARTED, "—")
+
+
+def test_the_assessment_page_and_its_live_refresh_say_time_so_far_for_a_candidate_working(
+    client, staff, owned_invite
+):
+    owned_invite.assessment.time_limit_minutes = 30
+    _at(owned_invite, started_minutes_ago=12)
+    log_in(client, staff.interviewer)
+    assessment_id = owned_invite.assessment.id
+    page = _text(client.get(f"/review/assessments/{assessment_id}"))
+    assert re.search(r'data-poll-field="time_taken">12 min 0\d s so far<', page)
+    live = client.get(f"/review/assessments/{assessment_id}/status.json").get_json()
+    assert re.fullmatch(r"12 min 0\d s so far", live["invites"][str(owned_invite.id)]["time_taken"])
+    review_page = _text(client.get(f"/review/invites/{owned_invite.id}"))
+    assert re.search(r"<dd>12 min 0\d s so far <span", review_page)
 
 
 @pytest.mark.parametrize("value", ["abc", "2.5", "1e3", "", "-1", " 1", "99999999999999999999"])
