@@ -340,7 +340,8 @@ def _challenge_section(
         "result": result,
         "shown": shown,
         "shown_label": shown_label,
-        "draft_saved": shown is None and review.has_draft(invite, version),
+        # never touched: nothing run, submitted or even saved as a draft; shown as one line
+        "touched": shown is not None or review.has_draft(invite, version),
         "why": why,
         "report": report,
         "charts": charts,

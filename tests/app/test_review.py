@@ -18,6 +18,7 @@ from app.extensions import db
 from app.headers import SECURITY_HEADERS
 from app.models import (
     Assessment,
+    AssessmentItem,
     ChallengeVersion,
     Invite,
     InviteState,
@@ -623,6 +624,41 @@ def test_reference_values_appear_once_measured(client, staff, owned_invite, repo
     assert 'class="bar-reference"' in after
 
 
+def test_the_review_jumps_to_each_challenge_folds_each_and_shows_an_untouched_one_as_a_line(
+    client, staff, owned_invite, tmp_path
+):
+    invite = owned_invite
+    drafted = _publish_copy(tmp_path, "drafted-sum", "Drafted sum", 5)
+    skipped = _publish_copy(tmp_path, "skipped-sum", "Skipped sum", 5)
+    invite.assessment.items.append(AssessmentItem(challenge=drafted, position=1))
+    invite.assessment.items.append(AssessmentItem(challenge=skipped, position=2))
+    _begin(invite)
+    _store(invite, FIX, None, minute=0.5)  # trivial-sum: submitted, still queued
+    candidates.save_draft(invite, drafted, {"calc.py": FIX})  # drafted-sum: a draft, no run
+    log_in(client, staff.interviewer)
+    page = _text(client.get(f"/review/invites/{invite.id}"))
+
+    jump = re.search(r'<nav class="card challenge-jump".*?</nav>', page, re.S).group(0)
+    assert re.findall(r'href="#challenge-([\w-]+)"', jump) == [
+        "trivial-sum",
+        "drafted-sum",
+        "skipped-sum",
+    ]
+    assert re.findall(r"<li>.*?</li>", jump, re.S)[2].count("not touched") == 1
+    # Touched challenges (run, submitted or even just drafted) fold, open to begin with.
+    for slug in ("trivial-sum", "drafted-sum"):
+        assert re.search(
+            rf'<details class="card challenge-review" id="challenge-{slug}" open>\s*<summary', page
+        )
+    assert "The candidate's autosaved draft" in page
+    # The untouched one is a single line: its title and why, no report, diff or timeline.
+    untouched = re.search(r'<section [^>]*id="challenge-skipped-sum".*?</section>', page, re.S)
+    assert "untouched" in untouched.group(0) and "not touched" in untouched.group(0)
+    assert "Skipped sum" in untouched.group(0)
+    assert not re.search(r"<h3>|diff|timeline|<details", untouched.group(0))
+    assert page.count('id="challenge-skipped-sum"') == 1
+
+
 def test_notes_are_listed_and_the_latest_rating_is_the_candidates(client, staff, owned_invite):
     invite = owned_invite
     log_in(client, staff.interviewer)
@@ -916,20 +952,20 @@ def test_a_submission_parameter_that_names_no_submission_is_404(client, staff, o
     assert client.get(url, query_string={"submission": value}).status_code == 404
 
 
-def test_before_anything_is_run_the_diff_says_whether_a_draft_was_saved(
+def test_before_anything_is_run_the_diff_is_the_draft_and_without_one_the_challenge_is_a_line(
     client, staff, owned_invite
 ):
     log_in(client, staff.interviewer)
     url = f"/review/invites/{owned_invite.id}"
     untouched = _text(client.get(url))
-    assert "No draft saved yet: the starter files, unchanged" in untouched
-    assert "autosaved draft" not in untouched
+    assert "not touched: nothing run, submitted or saved as a draft" in untouched
+    assert "autosaved draft" not in untouched and 'class="diff' not in untouched
 
     candidates.start(owned_invite)
     candidates.save_draft(owned_invite, _version(owned_invite), {"calc.py": FIX})
     drafted = _text(client.get(url))
     assert "The candidate's autosaved draft (nothing run or submitted yet)." in drafted
-    assert "No draft saved yet" not in drafted
+    assert "not touched" not in drafted
     assert '<span class="diff-add">+    return sum(items)\n</span>' in drafted
 
 
