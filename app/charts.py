@@ -15,6 +15,13 @@ CHART_VALUE = 120
 CHART_ROW = 22
 CHART_BAR = 14
 LOG_SCALE_RATIO = 20  # bars that differ more than this are drawn on a log scale
+# Room the chart's texts take, to keep them off the limit line and the axis. The figures are
+# 12px monospace (about 7.2px a character in every common monospace font), the row names 12px
+# sans-serif (narrower): both estimates err on the wide side.
+VALUE_CHAR = 7.6
+LABEL_CHAR = 7.2
+TEXT_GAP = 6  # between a bar's end (or a line) and the figure beside it
+LINE_CLEARANCE = 2  # the least room left between a text and a line
 
 
 def _finite(value: object) -> bool:
@@ -67,29 +74,49 @@ def evidence_chart(
         return round(CHART_LABEL + (v - low) / span * plot, 1)
 
     zero = x(0.0)
+    limit_x = x(limit) if _finite(limit) else None
+    lines = [zero] if limit_x is None else [zero, limit_x]
     drawn = []
     for index, (label, v, css, text) in enumerate(rows):
         finite = _finite(v)
         start, end = (min(zero, x(v)), max(zero, x(v))) if finite else (zero, zero)
+        y = index * CHART_ROW + 4
+        shown = text if text is not None else quantity_text(v, unit)
+        text_width = len(shown) * VALUE_CHAR
+        text_x = _clear_of(lines, end + TEXT_GAP, text_width)
+        label_width = len(label) * LABEL_CHAR
         drawn.append(
             {
                 "label": label,
-                "text": text if text is not None else quantity_text(v, unit),
+                "text": shown,
                 "css": css,
-                "y": index * CHART_ROW + 4,
+                "y": y,
                 "x": start,
                 "width": max(end - start, 1.0) if finite else 0,
-                "text_x": (end if finite else zero) + 6,
+                "text_x": text_x,
+                # (left, top, right, bottom) of the figure and of the row's name
+                "text_box": (text_x, y, round(text_x + text_width, 1), y + CHART_BAR),
+                "label_box": (
+                    round(CHART_LABEL - 8 - label_width, 1),
+                    y,
+                    CHART_LABEL - 8,
+                    y + CHART_BAR,
+                ),
             }
         )
+    height = len(rows) * CHART_ROW + 8
+    right = max(row["text_box"][2] for row in drawn)
     return {
-        "width": CHART_WIDTH,
-        "height": len(rows) * CHART_ROW + 8,
+        # wider than usual only when a figure had to move right of the limit line
+        "width": max(CHART_WIDTH, math.ceil(right + TEXT_GAP)),
+        "height": height,
         "bar": CHART_BAR,
         "row": CHART_ROW,
         "zero": zero,
         "label_x": CHART_LABEL - 8,
-        "limit_x": x(limit) if _finite(limit) else None,
+        "limit_x": limit_x,
+        "line_top": 0,
+        "line_bottom": height - 4,
         "rows": drawn,
         "verdict": verdict,
         "better": better,
@@ -99,3 +126,14 @@ def evidence_chart(
         "title": metric.get("label") or metric.get("name", ""),
         "summary": metric.get("summary", ""),
     }
+
+
+def _clear_of(lines: list[float], earliest: float, width: float) -> float:
+    """Where a text ``width`` wide starts: at ``earliest`` (just after its bar) unless a line
+    (the limit, the axis) would run through it; then just after that line, and so on, so the
+    limit line never crosses a figure."""
+    start = earliest
+    for line in sorted(lines):
+        if start - LINE_CLEARANCE <= line <= start + width + LINE_CLEARANCE:
+            start = round(line + TEXT_GAP, 1)
+    return start

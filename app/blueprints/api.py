@@ -19,6 +19,7 @@ from app.openapi import document
 from app.queue import queue_position
 from app.services import candidates
 from app.services.candidates import Refused
+from app.services.numbering import challenge_numbers, submission_number
 from grader.report import candidate_view
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -149,7 +150,8 @@ def challenge_json(invite: Invite, version: ChallengeVersion) -> dict[str, Any]:
     spec = payload["spec"]
     files = candidates.draft_files(invite, version)
     starter = payload["starter"]
-    history = [submission_summary(s) for s in _submissions(invite, version)]
+    numbers = challenge_numbers(invite.id, version.id)
+    history = [submission_summary(s, numbers[s.id]) for s in _submissions(invite, version)]
     return {
         "slug": version.slug,
         "title": version.title,
@@ -174,9 +176,13 @@ def challenge_json(invite: Invite, version: ChallengeVersion) -> dict[str, Any]:
     }
 
 
-def submission_summary(submission: Submission) -> dict[str, Any]:
+def submission_summary(submission: Submission, number: int | None = None) -> dict[str, Any]:
+    """``id`` names the submission in URLs; ``number`` is what pages show ("Submission #2"):
+    its place among the candidate's submissions (or test runs) of this challenge, see
+    app/services/numbering.py. Pass ``number`` when it is known, to spare a query."""
     return {
         "id": submission.id,
+        "number": number if number is not None else submission_number(submission),
         "mode": submission.mode,
         "status": submission.status,
         "score": submission.score,

@@ -45,6 +45,7 @@ from app.services import review
 from app.services.candidates import draft_files
 from app.services.invitations import InvitationNotSent, send_invitation
 from app.services.library import current_versions
+from app.services.numbering import describe
 from app.services.similarity import flags_for_invite
 
 bp = Blueprint("review", __name__, url_prefix="/review")
@@ -322,6 +323,10 @@ def _challenge_section(
     else:
         shown, why = None, None
     report = review.interviewer_report(shown) if shown is not None else None
+    # "submission #2", "regrade of test run #1 against v3": the numbers the candidate saw
+    shown_label = (
+        describe(shown, result.numbers[shown.regrade_of_id or shown.id]) if shown else None
+    )
     measured = bool((shown.challenge if shown else version).reference_metrics)
     charts = {}
     for i, check in enumerate((report or {}).get("checks", [])):
@@ -334,7 +339,9 @@ def _challenge_section(
     return {
         "result": result,
         "shown": shown,
-        "draft_saved": shown is None and review.has_draft(invite, version),
+        "shown_label": shown_label,
+        # never touched: nothing run, submitted or even saved as a draft; shown as one line
+        "touched": shown is not None or review.has_draft(invite, version),
         "why": why,
         "report": report,
         "charts": charts,

@@ -40,6 +40,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.services.numbering import numbers_of
 from grader.report import quantity_text, with_reference
 
 MAX_TIME_LIMIT_MINUTES = 600
@@ -221,6 +222,11 @@ class ChallengeResult:
             return best.max_score
         return self.version.max_score
 
+    @cached_property
+    def numbers(self) -> dict[int, int]:
+        """Submission id -> the number the candidate saw ("Submission #2"; test runs apart)."""
+        return numbers_of(self.submissions)
+
     @property
     def first_activity(self) -> datetime | None:
         return self.submissions[0].created_at if self.submissions else None
@@ -257,15 +263,50 @@ def results_of(
     ]
 
 
+class TimeState(StrEnum):
+    NOT_STARTED = "not started"
+    SO_FAR = "so far"  # still working: the time used until now
+    OUT_OF_TIME = "out of time"  # the whole time limit went by
+    FINISHED = "finished"  # finished within the limit: the real duration
+
+
+@dataclass(frozen=True)
+class TimeUsed:
+    span: timedelta | None
+    state: TimeState
+
+    @property
+    def text(self) -> str:
+        """'12 min 03 s so far', '30 min 00 s, out of time', '8 min 00 s', '—'."""
+        if self.span is None:
+            return "—"
+        spent = format_duration(self.span)
+        if self.state == TimeState.SO_FAR:
+            return f"{spent} so far"
+        if self.state == TimeState.OUT_OF_TIME:
+            return f"{spent}, out of time"
+        return spent
+
+
+def time_used(invite: Invite, now: datetime | None = None) -> TimeUsed:
+    """How long the candidate has worked. In progress: from the start until ``now``; out of
+    time: the whole time limit; finished: started to finished, and never more than the limit
+    (a candidate who presses Finish after the time ran out used the limit, not the hours
+    since)."""
+    started, deadline = invite.started_at, invite.deadline
+    if started is None or deadline is None:
+        return TimeUsed(None, TimeState.NOT_STARTED)
+    now = now or utcnow()
+    if invite.finished_at is not None and invite.finished_at <= deadline:
+        return TimeUsed(max(timedelta(0), invite.finished_at - started), TimeState.FINISHED)
+    if invite.finished_at is None and now < deadline:
+        return TimeUsed(max(timedelta(0), now - started), TimeState.SO_FAR)
+    return TimeUsed(deadline - started, TimeState.OUT_OF_TIME)
+
+
 def time_taken(invite: Invite, now: datetime | None = None) -> timedelta | None:
     """Started to finished; while working, so far; out of time, the whole time limit."""
-    if invite.started_at is None:
-        return None
-    end = invite.finished_at
-    if end is None:
-        deadline = invite.deadline
-        end = min(now or utcnow(), deadline) if deadline else now or utcnow()
-    return max(timedelta(0), end - invite.started_at)
+    return time_used(invite, now).span
 
 
 @dataclass
@@ -273,7 +314,11 @@ class InviteSummary:
     invite: Invite
     status: CandidateStatus
     results: list[ChallengeResult]
-    time_taken: timedelta | None
+    time_used: TimeUsed
+
+    @property
+    def time_taken(self) -> timedelta | None:
+        return self.time_used.span
 
     @property
     def score(self) -> int | None:
@@ -302,7 +347,7 @@ def summaries_of(invites: list[Invite], now: datetime | None = None) -> list[Inv
             invite=invite,
             status=statuses[invite.id],
             results=results_of(invite, grouped),
-            time_taken=time_taken(invite, now),
+            time_used=time_used(invite, now),
         )
         for invite in invites
     ]
@@ -318,7 +363,7 @@ def status_json(summary: InviteSummary) -> dict[str, Any]:
         "score": summary.score,
         "max": summary.max_score,
         "score_text": score_text(summary.score, summary.max_score),
-        "time_taken": format_duration(summary.time_taken),
+        "time_taken": summary.time_used.text,
         "started": format_when(summary.invite.started_at),
     }
 
@@ -379,7 +424,7 @@ def file_diffs(version: ChallengeVersion, files: dict[str, str]) -> list[FileDif
 class TimelineEntry:
     submission: Submission
     regrades: list[Submission]
-    number: int  # 1, 2, 3 ...: the run or submit's place in this challenge, oldest first
+    number: int  # "Submission #2", "Test run #5": see app/services/numbering.py
 
     @property
     def duration(self) -> timedelta | None:
@@ -390,7 +435,8 @@ class TimelineEntry:
 
 
 def timeline(submissions: list[Submission]) -> list[TimelineEntry]:
-    """Runs and submits in time order, numbered, each with the admins' regrades of it."""
+    """Runs and submits in time order, numbered as the candidate saw them (submissions and
+    test runs apart), each with the admins' regrades of it."""
     ids = [s.id for s in submissions]
     regrades: dict[int | None, list[Submission]] = defaultdict(list)
     if ids:
@@ -402,10 +448,8 @@ def timeline(submissions: list[Submission]) -> list[TimelineEntry]:
         for regrade in db.session.scalars(query):
             regrades[regrade.regrade_of_id].append(regrade)
     ordered = sorted(submissions, key=lambda s: (s.created_at, s.id))
-    return [
-        TimelineEntry(s, regrades.get(s.id, []), number)
-        for number, s in enumerate(ordered, start=1)
-    ]
+    numbers = numbers_of(submissions)
+    return [TimelineEntry(s, regrades.get(s.id, []), numbers[s.id]) for s in ordered]
 
 
 def has_draft(invite: Invite, version: ChallengeVersion) -> bool:
@@ -484,7 +528,7 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 def export_rows(assessment: Assessment, now: datetime | None = None) -> list[dict[str, Any]]:
     """One row per invite and challenge. ``time_taken_seconds``: first run or submit of the
-    challenge to the best submission; ``assessment_seconds``: started to finished."""
+    challenge to the best submission; ``assessment_seconds``: the time used (see time_used)."""
     rows = []
     for summary in summaries_of(list(assessment.invites), now):
         rating = summary.rating

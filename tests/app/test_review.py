@@ -18,6 +18,7 @@ from app.extensions import db
 from app.headers import SECURITY_HEADERS
 from app.models import (
     Assessment,
+    AssessmentItem,
     ChallengeVersion,
     Invite,
     InviteState,
@@ -26,7 +27,7 @@ from app.models import (
     VersionSource,
     utcnow,
 )
-from app.services import candidates
+from app.services import candidates, review
 from app.services.library import store_version, sync_library
 from grader.grading import grade
 from grader.spec import load_challenge
@@ -554,7 +555,7 @@ def test_diff_against_the_starter_marks_added_and_removed_lines(
 
 
 @pytest.mark.docker
-def test_timeline_lists_every_run_and_submit_with_regrades_beside_their_original(
+def test_timeline_lists_every_run_and_submit_numbered_as_the_candidate_saw_them_with_regrades(
     client, staff, owned_invite, reports
 ):
     invite = owned_invite
@@ -572,17 +573,24 @@ def test_timeline_lists_every_run_and_submit_with_regrades_beside_their_original
     first_cells = re.findall(r"<tr class=\"[^\"]*\">\s*<td[^>]*>(.*?)</td>", timeline)
     numbers = [re.sub(r"<[^>]+>", "", cell) for cell in first_cells]
     assert second.id > first.id + 1
-    assert numbers == [f"1 · #{run.id}", f"2 · #{first.id}", "", f"3 · #{second.id}"]
+    # Test run #1, submission #1, its regrade (no number of its own), submission #2: the
+    # candidate's own numbers, not the database ids (the URLs keep those).
+    assert numbers == ["#1", "#1", "", "#2"]
+    assert f"#{second.id}<" not in timeline
     assert "Regraded against v1:" in timeline and "4/4" in timeline
     assert "test run" in timeline and "submit" in timeline
     for submission in (run, first, second, regrade):
         assert f'href="?submission={submission.id}#challenge-trivial-sum"' in timeline
     # The regrade is no candidate submission: the best stays the candidate's own 1/4.
-    assert f'Best submission:\n      <a href="?submission={second.id}' in page
+    assert (
+        f'Best submission:\n      <a href="?submission={second.id}#challenge-trivial-sum">#2<'
+        in page
+    )
     assert "1 test run,\n      2 submissions" in page
+    assert "Showing the best submission: submission #2 ·" in page
 
     shown = _text(client.get(f"/review/invites/{invite.id}?submission={regrade.id}"))
-    assert f"regrade #{regrade.id} of #{first.id} against v1" in shown
+    assert "regrade of submission #1 against v1" in shown
 
 
 @pytest.mark.docker
@@ -615,6 +623,41 @@ def test_reference_values_appear_once_measured(client, staff, owned_invite, repo
     assert "sum of 0..9: 36 (at least 45; starter 36; reference 45)" in after
     assert "Reference not measured yet" not in after
     assert 'class="bar-reference"' in after
+
+
+def test_the_review_jumps_to_each_challenge_folds_each_and_shows_an_untouched_one_as_a_line(
+    client, staff, owned_invite, tmp_path
+):
+    invite = owned_invite
+    drafted = _publish_copy(tmp_path, "drafted-sum", "Drafted sum", 5)
+    skipped = _publish_copy(tmp_path, "skipped-sum", "Skipped sum", 5)
+    invite.assessment.items.append(AssessmentItem(challenge=drafted, position=1))
+    invite.assessment.items.append(AssessmentItem(challenge=skipped, position=2))
+    _begin(invite)
+    _store(invite, FIX, None, minute=0.5)  # trivial-sum: submitted, still queued
+    candidates.save_draft(invite, drafted, {"calc.py": FIX})  # drafted-sum: a draft, no run
+    log_in(client, staff.interviewer)
+    page = _text(client.get(f"/review/invites/{invite.id}"))
+
+    jump = re.search(r'<nav class="card challenge-jump".*?</nav>', page, re.S).group(0)
+    assert re.findall(r'href="#challenge-([\w-]+)"', jump) == [
+        "trivial-sum",
+        "drafted-sum",
+        "skipped-sum",
+    ]
+    assert re.findall(r"<li>.*?</li>", jump, re.S)[2].count("not touched") == 1
+    # Touched challenges (run, submitted or even just drafted) fold, open to begin with.
+    for slug in ("trivial-sum", "drafted-sum"):
+        assert re.search(
+            rf'<details class="card challenge-review" id="challenge-{slug}" open>\s*<summary', page
+        )
+    assert "The candidate's autosaved draft" in page
+    # The untouched one is a single line: its title and why, no report, diff or timeline.
+    untouched = re.search(r'<section [^>]*id="challenge-skipped-sum".*?</section>', page, re.S)
+    assert "untouched" in untouched.group(0) and "not touched" in untouched.group(0)
+    assert "Skipped sum" in untouched.group(0)
+    assert not re.search(r"<h3>|diff|timeline|<details", untouched.group(0))
+    assert page.count('id="challenge-skipped-sum"') == 1
 
 
 def test_notes_are_listed_and_the_latest_rating_is_the_candidates(client, staff, owned_invite):
@@ -657,7 +700,9 @@ def test_an_invalid_note_is_refused_with_the_reason(client, staff, owned_invite,
 
 
 def _two_candidates(invite, reports):
-    """Ada fixes it after a test run (4/4); Bea submits the starter (1/4); Cy never starts."""
+    """Ada fixes it after a test run (4/4) and finishes after 8 of her 30 minutes; Bea submits
+    the starter (1/4) and is still working; Cy never starts."""
+    invite.assessment.time_limit_minutes = 30
     ada = invite
     ada.candidate_name = "Ada"
     _begin(ada, minutes_ago=10)
@@ -691,7 +736,11 @@ def test_compare_puts_every_candidates_best_submission_side_by_side(
     assert re.search(r'metric pass"><span class="mark">✓</span> 45<', ada)
     assert re.search(r'metric fail"><span class="mark">✗</span> 36<', bea)
     assert "passed" in ada  # the check without a metric shows its verdict
-    assert "4 min 00 s" in ada and "8 min 00 s" in ada  # time to best; started to finished
+    assert "<td>4 min 00 s</td>" in ada  # time to best
+    assert '<td class="time-used">8 min 00 s</td>' in ada  # started to finished
+    assert re.search(r'<td class="time-used">3 min 0\d s so far</td>', bea)  # still working
+    assert '<td class="time-used">—</td>' in cy
+    assert '<th class="check-title" title="sums-correctly">total() adds every item</th>' in page
     assert re.findall(r'<td class="num">(\d+)</td>', ada) == ["1", "1"]
     assert re.findall(r'<td class="num">(\d+)</td>', bea) == ["0", "1"]
     assert "Graded" in ada and "In progress" in bea and "Not started" in cy
@@ -835,7 +884,63 @@ def test_export_and_compare_count_a_first_submission_that_is_best_as_zero_second
     assert (json_row["time_taken_seconds"], json_row["assessment_seconds"]) == (0, 0)
     compare = _text(client.get(f"{base}/challenges/trivial-sum"))
     cells = re.search(rf'<tr data-invite="{invite.id}">.*?</tr>', compare, re.S).group(0)
-    assert cells.count("<td>0 s</td>") == 2  # time to best; started to finished
+    assert "<td>0 s</td>" in cells  # time to best
+    assert '<td class="time-used">0 s</td>' in cells  # started to finished
+
+
+def _at(invite, *, started_minutes_ago: float, finished_minutes_ago: float | None = None):
+    now = utcnow()
+    invite.state = InviteState.STARTED if finished_minutes_ago is None else InviteState.FINISHED
+    invite.started_at = now - timedelta(minutes=started_minutes_ago)
+    if finished_minutes_ago is not None:
+        invite.finished_at = now - timedelta(minutes=finished_minutes_ago)
+    db.session.commit()
+    return now
+
+
+@pytest.mark.parametrize(
+    ("started", "finished", "minutes", "state", "text"),
+    [
+        # working, 12 of 30 minutes gone: the time used until now
+        (12, None, 12, review.TimeState.SO_FAR, "12 min 00 s so far"),
+        # never pressed Finish and the 30 minutes went by: the limit, not the hours since
+        (200, None, 30, review.TimeState.OUT_OF_TIME, "30 min 00 s, out of time"),
+        # finished after 8 minutes: the real duration
+        (20, 12, 8, review.TimeState.FINISHED, "8 min 00 s"),
+        # pressed Finish long after the time ran out: the limit
+        (200, 100, 30, review.TimeState.OUT_OF_TIME, "30 min 00 s, out of time"),
+    ],
+    ids=["in progress", "out of time", "finished", "finished after the time ran out"],
+)
+def test_time_used_is_so_far_while_working_the_limit_when_out_of_time_else_the_real_duration(
+    owned_invite, started, finished, minutes, state, text
+):
+    owned_invite.assessment.time_limit_minutes = 30
+    now = _at(owned_invite, started_minutes_ago=started, finished_minutes_ago=finished)
+    used = review.time_used(owned_invite, now)
+    assert (used.span, used.state, used.text) == (timedelta(minutes=minutes), state, text)
+    (summary,) = review.summaries_of([owned_invite], now)
+    assert summary.time_taken == timedelta(minutes=minutes)
+
+
+def test_a_candidate_not_started_has_used_no_time(owned_invite):
+    used = review.time_used(owned_invite)
+    assert (used.span, used.state, used.text) == (None, review.TimeState.NOT_STARTED, "—")
+
+
+def test_the_assessment_page_and_its_live_refresh_say_time_so_far_for_a_candidate_working(
+    client, staff, owned_invite
+):
+    owned_invite.assessment.time_limit_minutes = 30
+    _at(owned_invite, started_minutes_ago=12)
+    log_in(client, staff.interviewer)
+    assessment_id = owned_invite.assessment.id
+    page = _text(client.get(f"/review/assessments/{assessment_id}"))
+    assert re.search(r'data-poll-field="time_taken">12 min 0\d s so far<', page)
+    live = client.get(f"/review/assessments/{assessment_id}/status.json").get_json()
+    assert re.fullmatch(r"12 min 0\d s so far", live["invites"][str(owned_invite.id)]["time_taken"])
+    review_page = _text(client.get(f"/review/invites/{owned_invite.id}"))
+    assert re.search(r"<dd>12 min 0\d s so far <span", review_page)
 
 
 @pytest.mark.parametrize("value", ["abc", "2.5", "1e3", "", "-1", " 1", "99999999999999999999"])
@@ -848,20 +953,20 @@ def test_a_submission_parameter_that_names_no_submission_is_404(client, staff, o
     assert client.get(url, query_string={"submission": value}).status_code == 404
 
 
-def test_before_anything_is_run_the_diff_says_whether_a_draft_was_saved(
+def test_before_anything_is_run_the_diff_is_the_draft_and_without_one_the_challenge_is_a_line(
     client, staff, owned_invite
 ):
     log_in(client, staff.interviewer)
     url = f"/review/invites/{owned_invite.id}"
     untouched = _text(client.get(url))
-    assert "No draft saved yet: the starter files, unchanged" in untouched
-    assert "autosaved draft" not in untouched
+    assert "not touched: nothing run, submitted or saved as a draft" in untouched
+    assert "autosaved draft" not in untouched and 'class="diff' not in untouched
 
     candidates.start(owned_invite)
     candidates.save_draft(owned_invite, _version(owned_invite), {"calc.py": FIX})
     drafted = _text(client.get(url))
     assert "The candidate's autosaved draft (nothing run or submitted yet)." in drafted
-    assert "No draft saved yet" not in drafted
+    assert "not touched" not in drafted
     assert '<span class="diff-add">+    return sum(items)\n</span>' in drafted
 
 
