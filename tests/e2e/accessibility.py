@@ -8,15 +8,11 @@ injected with Playwright's add_script_tag, an inline script: the pages' Content-
 ``bypass_csp=True`` (see ``AUDIT_CONTEXT``). That changes nothing axe looks at.
 
 A page fails on every violation whose impact is serious or critical, and on every colour-contrast
-violation (WCAG AA: 4.5:1 for normal text) whatever axe rates it. A known violation that another
-change owns is let through only by an ``Exclusion``: one rule, on the elements one CSS selector
-names, on the pages that pass it, with the reason and the fix to come. Nothing is excluded
-globally.
+violation (WCAG AA: 4.5:1 for normal text) whatever axe rates it. Nothing is excluded.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import axe_playwright_python
@@ -28,76 +24,52 @@ ALWAYS_FAILING_RULES = frozenset({"color-contrast"})
 AUDIT_CONTEXT = {"bypass_csp": True}
 
 
-@dataclass(frozen=True)
-class Exclusion:
-    """A violation of ``rule`` on elements inside ``selector`` that is known and owned elsewhere:
-    ``reason`` names the owner's fix to come. Violations of the rule elsewhere still fail."""
-
-    rule: str
-    selector: str
-    reason: str
-
-
-# axe runs in the page; each violating node says whether an exclusion covers it (its element,
-# found by axe's own selector, lies inside the exclusion's selector).
 _RUN_AXE = """
-async (exclusions) => {
+async () => {
   const results = await axe.run(document, {resultTypes: ["violations"]});
   return results.violations.map((violation) => ({
     id: violation.id,
     impact: violation.impact,
     help: violation.help,
-    nodes: violation.nodes.map((node) => {
-      const element = node.target.length === 1 ? document.querySelector(node.target[0]) : null;
-      const covered = exclusions.find((exclusion) => exclusion.rule === violation.id
-        && element !== null && element.closest(exclusion.selector) !== null);
-      return {
-        target: node.target.join(" "),
-        summary: node.failureSummary,
-        impact: node.impact,
-        excludedBy: covered ? covered.reason : null,
-      };
-    }),
+    nodes: violation.nodes.map((node) => ({
+      target: node.target.join(" "),
+      summary: node.failureSummary,
+    })),
   }));
 }
 """
 
 
-def violations(page, exclusions: tuple[Exclusion, ...] = ()) -> list[dict]:
-    """axe's violations on ``page`` as it is now: each with its nodes, every node marked with
-    the reason of the exclusion that covers it (or None)."""
+def violations(page) -> list[dict]:
+    """axe's violations on ``page`` as it is now, each with the nodes at fault."""
     if not page.evaluate("() => typeof axe !== 'undefined'"):
         page.add_script_tag(path=str(AXE_JS))
     if not page.evaluate("() => typeof axe !== 'undefined'"):
         raise AssertionError(
             "axe-core did not load: the browser context must be made with bypass_csp=True"
         )
-    return page.evaluate(
-        _RUN_AXE,
-        [{"rule": e.rule, "selector": e.selector, "reason": e.reason} for e in exclusions],
-    )
+    return page.evaluate(_RUN_AXE)
 
 
 def failures(found: list[dict]) -> list[str]:
     """One line per node that fails the check: a serious or critical violation, or any
-    colour-contrast one, that no exclusion covers."""
+    colour-contrast one."""
     lines = []
     for violation in found:
         failing = violation["impact"] in FAILING_IMPACTS or violation["id"] in ALWAYS_FAILING_RULES
         if not failing:
             continue
         for node in violation["nodes"]:
-            if node["excludedBy"] is None:
-                lines.append(
-                    f"{violation['id']} ({violation['impact']}): {violation['help']}\n"
-                    f"    at {node['target']}\n    {node['summary']}".replace("\n  ", "\n      ")
-                )
+            lines.append(
+                f"{violation['id']} ({violation['impact']}): {violation['help']}\n"
+                f"    at {node['target']}\n    {node['summary']}".replace("\n  ", "\n      ")
+            )
     return lines
 
 
-def assert_accessible(page, name: str, exclusions: tuple[Exclusion, ...] = ()) -> None:
+def assert_accessible(page, name: str) -> None:
     """Fail, listing every element at fault, if axe finds a failing violation on ``page``."""
-    problems = failures(violations(page, exclusions))
+    problems = failures(violations(page))
     assert not problems, f"{name} ({page.url}): {len(problems)} accessibility failures\n" + (
         "\n".join(problems)
     )

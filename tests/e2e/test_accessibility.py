@@ -18,27 +18,13 @@ from app.services.library import sync_library
 from app.services.users import create_user
 
 from ..conftest import FIXTURE_CHALLENGES
-from .accessibility import AUDIT_CONTEXT, Exclusion, assert_accessible
+from .accessibility import AUDIT_CONTEXT, assert_accessible
 from .conftest import Stack, watch_for_errors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.timeout(600)]
 
 PASSWORD = "a long enough password"
 GRADING_MS = 120_000
-
-# Known violations on pages another change owns, let through on those pages only. Each names
-# the fix to come; remove it when that lands.
-CHALLENGE_PAGE = (
-    # The "Your submissions" list (challenge.html, its entries added by candidate.js) puts
-    # "#1" as a link before "Graded · 1/4" with nothing but colour to tell it apart. The
-    # candidate workspace is being reworked in another change: its fix is to underline the
-    # list's links (or make the whole entry the link).
-    Exclusion(
-        rule="link-in-text-block",
-        selector="#history",
-        reason="challenge page workspace rework: underline the submissions list's links",
-    ),
-)
 
 
 def _second_challenge(stack: Stack, tmp_path) -> None:
@@ -59,9 +45,9 @@ def _second_challenge(stack: Stack, tmp_path) -> None:
         db.session.remove()
 
 
-def _audit(page, name: str, found: dict[str, str], exclusions=()) -> None:
+def _audit(page, name: str, found: dict[str, str]) -> None:
     try:
-        assert_accessible(page, name, exclusions)
+        assert_accessible(page, name)
     except AssertionError as failure:
         found[name] = str(failure)
 
@@ -87,10 +73,10 @@ def test_the_main_pages_have_no_serious_accessibility_violations(stack, browser,
         _audit(page, "candidate overview", found)
         page.get_by_role("link", name="Sum is off by one").first.click()
         expect(page.locator(".editor-pane:not([hidden]) .cm-content")).to_be_visible()
-        _audit(page, "challenge page", found, CHALLENGE_PAGE)
+        _audit(page, "challenge page", found)
         page.click("#submit-button")
         expect(page.locator("#grading-state")).to_contain_text("Graded", timeout=GRADING_MS)
-        _audit(page, "challenge page with a result", found, CHALLENGE_PAGE)
+        _audit(page, "challenge page with a result", found)
         page.locator("#history a").first.click()
         expect(page.locator("svg.chart").first).to_be_visible()
         _audit(page, "candidate report", found)

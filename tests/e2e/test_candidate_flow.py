@@ -97,7 +97,7 @@ def _scenario(page, expect, base: str, token: str) -> None:
 
     # Submit the fix: full marks.
     page.click("#submit-button")
-    expect(grading).to_have_text("Submission #3: Graded", timeout=GRADING_SECONDS)
+    expect(grading).to_have_text("Submission #2: Graded", timeout=GRADING_SECONDS)
     expect(output).to_contain_text("Score 4/4")
     page.screenshot(path=str(EDITOR_SHOT))
 
