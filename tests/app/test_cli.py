@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
+import yaml
 
 from app import create_app
+from app.services.uploads import UploadRefused, load_upload
 
 from ..conftest import FIXTURE_CHALLENGES, guarded_sum
 
@@ -24,6 +27,24 @@ def test_validate_reports_file_and_field(cli, tmp_path):
     result = cli("challenges", "validate", str(bad))
     assert result.exit_code == 1
     assert f"{bad}: flavour: unknown field" in result.output
+
+
+def test_validate_and_the_upload_refuse_a_missing_test_in_the_same_words(cli, tmp_path):
+    spec = yaml.safe_load((FIXTURE_CHALLENGES.parent / "uploads/inline-sum.yaml").read_text())
+    spec["checks"][1]["test"] = "test_calc.py::test_total_of_nothin_is_zero"
+    path = tmp_path / "same.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    result = cli("challenges", "validate", str(path))
+    with pytest.raises(UploadRefused) as refused:
+        load_upload("same.yaml", io.BytesIO(path.read_bytes()))
+    problem = (
+        "checks[1].test: check empty-is-zero: test test_calc.py::test_total_of_nothin_is_zero "
+        "not found in test_calc.py: test_calc.py defines no test test_total_of_nothin_is_zero "
+        "(did you mean test_total_of_nothing_is_zero?)"
+    )
+    assert result.exit_code == 1
+    assert f"{path}: {problem}" in result.output
+    assert f"same.yaml: {problem}" in refused.value.problems
 
 
 def test_show_never_prints_hidden_test_source(cli):
