@@ -153,6 +153,25 @@ def test_verify_fails_when_a_verdict_is_off_and_says_why_that_run_went_wrong(
     assert "assert" in row.splitlines()[1].lower()
 
 
+def test_verify_names_the_check_whose_test_did_not_run_and_why(tmp_path):
+    import shutil
+
+    folder = tmp_path / "trivial-sum"
+    shutil.copytree(FIXTURE_CHALLENGES / "trivial-sum", folder)
+    hidden = folder / "tests/hidden/test_calc.py"
+    hidden.write_text("raise RuntimeError('hidden module broke')\n" + hidden.read_text())
+    result = _cli_for(tmp_path)("challenges", "verify", "--runs", "1", "--sandbox", "local")
+    assert result.exit_code == 1
+    why = "test_calc.py could not be collected: RuntimeError: hidden module broke (test_calc.py:1)"
+    assert (
+        "  PROBLEM check sums-correctly: its test test_calc.py::test_total_adds_every_item did "
+        f"not run ({why}), in every grade"
+    ) in result.output
+    starter_row = next(line for line in result.output.splitlines() if "starter    sums" in line)
+    assert starter_row.rstrip().endswith("NOT RUN")
+    assert f"      run 1: did not run: {why}" in result.output
+
+
 def test_grade_maps_files_in_subfolders_to_their_challenge_path(tmp_path):
     from app.cli.grade import editable_name
 

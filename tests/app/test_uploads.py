@@ -380,6 +380,43 @@ def test_single_yaml_upload_becomes_a_draft_and_requests_verification(admin_clie
     assert background_queue().count == 1
 
 
+@pytest.mark.docker
+def test_a_verification_whose_check_test_did_not_run_stores_the_check_and_the_reason(
+    admin_client, run_worker, docker_sandbox
+):
+    """A fixture error is no verdict: not even the starter's expected failure of a detects_bug
+    check. The stored verification, and the version's page, name the check and why."""
+    from app.services.verification import summary
+
+    spec = inline_sum()
+    hidden = spec["tests"]["hidden"]["test_calc.py"].replace(
+        "def test_total_adds_every_item(evidence, starter):",
+        "def test_total_adds_every_item(evidence, starter, broken):",
+    )
+    spec["tests"]["hidden"]["test_calc.py"] = (
+        "import pytest\n\n\n@pytest.fixture\ndef broken():\n"
+        "    raise ValueError('fixture broke')\n\n\n" + hidden
+    )
+    assert upload(admin_client, "fixture.yaml", as_yaml(spec)).status_code == 302
+    version = db.session.scalar(
+        select(ChallengeVersion).where(ChallengeVersion.slug == "inline-sum")
+    )
+    run_worker()
+    db.session.expire_all()
+    verification = db.session.get(ChallengeVersion, version.id).verification
+    problem = (
+        "check sums-correctly: its test test_calc.py::test_total_adds_every_item did not run "
+        "(error at setup: ValueError: fixture broke), in every grade"
+    )
+    assert verification["state"] == "failed"
+    assert verification["problems"] == [problem]
+    not_run = {(s["subject"], s["check_id"]) for s in verification["subjects"] if s["not_run"]}
+    assert ("starter", "sums-correctly") in not_run and len(not_run) == 4
+    assert summary(verification) == "1 check whose test did not run, 1 problem"
+    page = admin_client.get(f"/admin/library/versions/{version.id}").get_data(as_text=True)
+    assert problem in page
+
+
 def test_zip_of_a_folder_with_a_top_level_folder_is_stored_as_a_new_version(admin_client, tmp_path):
     folder = tmp_path / "trivial-sum"
     shutil.copytree(FIXTURE_CHALLENGES / "trivial-sum", folder)
