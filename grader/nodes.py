@@ -33,29 +33,64 @@ LONG_STRING_ID = 100  # pytest 9's "short" strategy: a longer str value gets arg
 LISTED_CASES = 6
 
 
+class ParsedTests:
+    """One set of test files (path -> source), each parsed once however many nodes are looked
+    up in it."""
+
+    def __init__(self, files: Mapping[str, str]) -> None:
+        self.files = files
+        self._parsed: dict[str, tuple[ast.Module | None, str]] = {}
+        self._suite: _Suite | None = None
+
+    def parsed(self, path: str) -> tuple[ast.Module | None, str]:
+        """The file's syntax tree, or None and why it does not parse."""
+        if path not in self._parsed:
+            self._parsed[path] = parse_test_file(self.files[path], path)
+        return self._parsed[path]
+
+    @property
+    def suite(self) -> _Suite:
+        if self._suite is None:
+            self._suite = _suite(self)
+        return self._suite
+
+    def unparsable(self) -> dict[str, str]:
+        """Each Python file that does not parse -> why (file and line)."""
+        found = {}
+        for path in self.files:
+            if path.endswith(".py"):
+                tree, problem = self.parsed(path)
+                if tree is None:
+                    found[path] = problem
+        return found
+
+    def node_problem(self, node: str, visible: Mapping[str, str] | None = None) -> str | None:
+        """Why pytest would not find the check node ``node`` (``file.py::test``,
+        ``file.py::Class::test`` or ``file.py::test[case]``) in these (hidden) files; None when
+        it would. ``visible`` only improves the message for a node that names a visible test."""
+        test_file, _, path = node.partition("::")
+        if test_file not in self.files:
+            where = f"test {node} not found: tests.hidden has no {test_file}"
+            if test_file in (visible or {}):
+                return f"{where} (it is a visible test; checks run the hidden tests)"
+            python = sorted(p for p in self.files if p.endswith(".py") and p != "conftest.py")
+            return f"{where} (its Python files: {', '.join(python) or 'none'})"
+        tree, problem = self.parsed(test_file)
+        if tree is None:
+            return f"test {node} cannot be looked up: {problem}"
+        return _Lookup(self, test_file, tree).problem(node, path)
+
+
 def node_problem(
     tests: Mapping[str, str], node: str, visible: Mapping[str, str] | None = None
 ) -> str | None:
-    """Why pytest would not find the check node ``node`` (``file.py::test``,
-    ``file.py::Class::test`` or ``file.py::test[case]``) among the hidden ``tests`` (path ->
-    source); None when it would. ``visible`` only improves the message for a node that names a
-    visible test."""
-    test_file, _, path = node.partition("::")
-    if test_file not in tests:
-        where = f"test {node} not found: tests.hidden has no {test_file}"
-        if test_file in (visible or {}):
-            return f"{where} (it is a visible test; checks run the hidden tests)"
-        python = sorted(p for p in tests if p.endswith(".py") and p != "conftest.py")
-        return f"{where} (its Python files: {', '.join(python) or 'none'})"
-    tree, problem = parse_test_file(tests[test_file], test_file)
-    if tree is None:
-        return f"test {node} cannot be looked up: {problem}"
-    return _Lookup(tests, test_file, tree).problem(node, path)
+    """:meth:`ParsedTests.node_problem` for one node among the hidden ``tests``."""
+    return ParsedTests(tests).node_problem(node, visible)
 
 
 def missing_test(source: str, node: str) -> str | None:
     """Why ``node`` is not a test pytest collects from the one test file ``source``; None when it
-    is. (:func:`node_problem` with the other hidden files is what validation uses.)"""
+    is. (Validation looks nodes up among all the hidden files: :class:`ParsedTests`.)"""
     return node_problem({node.partition("::")[0]: source}, node)
 
 
@@ -72,17 +107,6 @@ def parse_test_file(source: str, name: str) -> tuple[ast.Module | None, str]:
         return None, f"{name} does not parse ({where}{getattr(exc, 'msg', None) or exc})"
     except (RecursionError, MemoryError):
         return None, f"{name} does not parse (it is nested too deeply)"
-
-
-def unparsable(files: Mapping[str, str]) -> dict[str, str]:
-    """Each Python file among ``files`` that does not parse -> why (file and line)."""
-    found = {}
-    for path, source in files.items():
-        if path.endswith(".py"):
-            tree, problem = parse_test_file(source, path)
-            if tree is None:
-                found[path] = problem
-    return found
 
 
 # ---- what the whole hidden suite can do at run time ----------------------------------------
@@ -118,14 +142,14 @@ class _Suite:
         return sorted(n for n in reached if self.fixtures[n].params)
 
 
-def _suite(tests: Mapping[str, str]) -> _Suite:
+def _suite(files: ParsedTests) -> _Suite:
     hooks: set[str] = set()
     fixtures: dict[str, _Fixture] = {}
     plugins = False
-    for path, source in tests.items():
+    for path in files.files:
         if not path.endswith(".py"):
             continue
-        tree, _ = parse_test_file(source, path)
+        tree, _ = files.parsed(path)
         if tree is None:
             continue
         for item in ast.walk(tree):
@@ -198,17 +222,14 @@ class _Scope:
 
 
 class _Lookup:
-    def __init__(self, tests: Mapping[str, str], test_file: str, tree: ast.Module) -> None:
+    def __init__(self, files: ParsedTests, test_file: str, tree: ast.Module) -> None:
         self.test_file = test_file
         self.module = _scope_of(tree.body)
-        self.tests = tests
-        self._suite: _Suite | None = None
+        self.files = files
 
     @property
     def suite(self) -> _Suite:
-        if self._suite is None:
-            self._suite = _suite(self.tests)
-        return self._suite
+        return self.files.suite
 
     def problem(self, node: str, path: str) -> str | None:
         head, bracket, case = path.partition("[")  # a case id may hold "::" and "["

@@ -24,8 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from grader.nodes import ParsedTests
 from grader.nodes import missing_test as missing_test  # re-exported: it was defined here
-from grader.nodes import node_problem, unparsable
 
 MAX_FILE_BYTES = 512 * 1024
 MAX_FILES_PER_SET = 64
@@ -353,15 +353,16 @@ def _resolve(spec: ChallengeSpec, source: str, folder: Path | None) -> Challenge
         problems.append(("solution", f"{path} is not an editable file"))
     if not solution and not problems:
         problems.append(("solution", "the reference solution has no files"))
+    hidden_files, visible_files = ParsedTests(hidden), ParsedTests(visible)
     for index, check in enumerate(spec.checks):
         # The harness hands each check's node to pytest, and one node pytest cannot find stops
         # the whole run: look every node up now, in the files' syntax (grader/nodes.py).
-        problem = node_problem(hidden, check.test, visible)
+        problem = hidden_files.node_problem(check.test, visible)
         if problem:
             problems.append((f"checks[{index}].test", f"check {check.id}: {problem}"))
     named = {check.test.split("::", 1)[0] for check in spec.checks}
-    for field_name, files in (("tests.hidden", hidden), ("tests.visible", visible)):
-        for path, problem in unparsable(files).items():
+    for field_name, files in (("tests.hidden", hidden_files), ("tests.visible", visible_files)):
+        for path, problem in files.unparsable().items():
             if field_name == "tests.visible" or path not in named:  # else named with its check
                 problems.append((field_name, problem))
 

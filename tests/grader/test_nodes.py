@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from grader.nodes import missing_test, node_problem
+from grader.nodes import ParsedTests, missing_test, node_problem
 
 SUITE = textwrap.dedent(
     """\
@@ -288,3 +288,20 @@ def test_the_last_definition_of_a_name_is_the_one_pytest_sees():
     assert missing_test(source, "t.py::test_x") == (
         "test t.py::test_x not found in t.py: test_x is a value, not a test function"
     )
+
+
+def test_each_test_file_is_parsed_once_however_many_nodes_are_looked_up(monkeypatch):
+    import grader.nodes
+
+    parsed = []
+    real = grader.nodes.parse_test_file
+    monkeypatch.setattr(
+        grader.nodes,
+        "parse_test_file",
+        lambda source, name: parsed.append(name) or real(source, name),
+    )
+    files = ParsedTests({"t.py": SUITE, "conftest.py": "import pytest\n", "data.txt": "x"})
+    for node in ("t.py::test_plain", "t.py::test_absent", "t.py::test_named[one]"):
+        files.node_problem(node)
+    files.unparsable()
+    assert sorted(parsed) == ["conftest.py", "t.py"]
