@@ -186,9 +186,57 @@ def did_not_run(check: dict[str, Any], report: dict[str, Any], node: str) -> str
     if outcome == "skipped":
         return _bounded_reason(f"skipped: {message.splitlines()[0]}" if message else "skipped")
     if outcome == "failed" and message.startswith(("setup: ", "failed during setup")):
-        first = message.splitlines()[0].removeprefix("setup: ")
-        return _bounded_reason(f"error at setup: {first}")
+        why = _setup_error(report, node, message)
+        return _bounded_reason(f"error at setup: {why}") if why else None
     return None
+
+
+# What a fixture raises when the code under test failed it: a verdict on that code, not a test
+# that could not run. pytest.fail and assert are the suite's own verdicts; the others are the
+# judge's word for the candidate host's exceptions and failures (faultline_harness.judge).
+_VERDICT_TYPES = frozenset(
+    {
+        "Failed",
+        "AssertionError",
+        "RemoteError",
+        "CandidateImportError",
+        "HostFailure",
+        "HostGone",
+        "HostTimeout",
+        "HostTampered",
+    }
+)
+_RAISED = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?([A-Za-z_]\w*): ")  # "pkg.mod.Error: ..."
+_SETUP_HEADER = re.compile(r"^_+ ERROR at setup of (.+?) _+$", re.MULTILINE)
+
+
+def _setup_error(report: dict[str, Any], node: str, message: str) -> str | None:
+    """Why the check's test errored at setup, or None when the code under test caused it."""
+    first = message.splitlines()[0].removeprefix("setup: ")
+    raised = _RAISED.match(first)
+    if raised and raised[1] in _VERDICT_TYPES:
+        return None
+    block = _setup_block(report.get("output") or "", node)
+    if report.get("grading") == "in-process" and block:
+        # The tests import the code under test: a frame outside the tests is that code's.
+        frames = [f[1] for f in _FRAME.finditer(block) if not f[1].startswith("/")]
+        if frames and not frames[-1].startswith("../tests/"):
+            return None
+    if raised:
+        return first
+    lines = [line[1:].strip() for line in block.splitlines() if line.startswith("E ")]
+    return lines[-1] if lines else first
+
+
+def _setup_block(output: str, node: str) -> str:
+    """The run output's report of ``node``'s setup error (pytest names it Class.test[case])."""
+    name = node.split("::", 1)[-1].replace("::", ".")
+    headers = list(_SETUP_HEADER.finditer(output))
+    for index, header in enumerate(headers):
+        if header[1] == name:
+            end = headers[index + 1].start() if index + 1 < len(headers) else len(output)
+            return output[header.end() : end].split("\n=====", 1)[0]
+    return ""
 
 
 def _why_missing(report: dict[str, Any], node: str, message: str) -> str:

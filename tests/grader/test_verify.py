@@ -64,6 +64,41 @@ def test_a_detects_bug_check_whose_fixture_fails_is_not_taken_for_the_starters_f
     assert f"  PROBLEM check sums-correctly: its test {SUMS} did not run" in table
 
 
+def test_a_fixture_the_candidates_code_fails_is_a_verdict_and_a_missing_fixture_is_not(
+    tmp_path, local_sandbox
+):
+    """Setup errors differ: the code under test raising in a fixture is that code's failure;
+    a fixture the suite never defined means the test could not run."""
+
+    def edit(source: str) -> str:
+        source = source.replace(
+            "def test_total_adds_every_item(evidence, candidate, starter):",
+            "def test_total_adds_every_item(evidence, candidate, starter, no_such_fixture):",
+        ).replace(
+            "def test_total_of_nothing_is_zero(candidate):",
+            "def test_total_of_nothing_is_zero(candidate, total_of_none):",
+        )
+        return (
+            "import pytest\n\n\n@pytest.fixture\ndef total_of_none(candidate):\n"
+            "    return candidate.module('calc').total(None)\n\n\n" + source
+        )
+
+    result = verify_challenge(trivial_sum_with_hidden_tests(tmp_path, edit), local_sandbox, runs=1)
+
+    assert result.problems == [
+        f"check sums-correctly: its test {SUMS} did not run (error at setup: fixture "
+        "'no_such_fixture' not found), in every grade"
+    ]
+    reference = tally(result, "reference", "empty-is-zero")
+    assert reference.not_run == [] and not reference.ok  # a verdict, and the wrong one
+    assert reference.surprises[0].startswith(
+        "run 1: failed: setup: faultline_harness.judge.RemoteError: TypeError: "
+    )
+    table = render_table(result)
+    reference_row = next(line for line in table.splitlines() if "reference  empty-is-zero" in line)
+    assert reference_row.rstrip().endswith("WRONG")
+
+
 def test_a_hidden_test_module_that_raises_at_import_names_each_check_and_the_error(
     tmp_path, local_sandbox
 ):
@@ -143,3 +178,30 @@ def test_a_skipped_test_did_not_run():
     check = {"outcome": "skipped", "message": ""}
     report = {"status": "graded", "checks": [check], "collect_errors": [], "output": ""}
     assert did_not_run(check, report, SUMS) == "skipped"
+
+
+IN_PROCESS_SETUP_ERRORS = """\
+E.E                                                                      [100%]
+==================================== ERRORS ====================================
+_________________ ERROR at setup of test_total_adds_every_item _________________
+../tests/test_calc.py:10: in f_suite
+    return {}["missing"]
+E   KeyError: 'missing'
+________________________ ERROR at setup of TestK.test_b ________________________
+../tests/test_calc.py:6: in f_remote
+    return total(None)
+calc.py:2: in total
+    return sum(items)
+E   TypeError: 'NoneType' object is not iterable
+=========================== short test summary info ============================
+"""
+
+
+def test_in_process_a_setup_error_raised_in_the_code_under_test_is_a_verdict():
+    """In-process the tests import the code under test: where the traceback ends tells whose
+    exception it is (pytest's output, as the harness records it)."""
+    report = {"status": "graded", "grading": "in-process", "output": IN_PROCESS_SETUP_ERRORS}
+    suites = {"outcome": "failed", "message": "setup: KeyError: 'missing'"}
+    candidates = {"outcome": "failed", "message": "setup: TypeError: 'NoneType' object is not"}
+    assert did_not_run(suites, report, SUMS) == "error at setup: KeyError: 'missing'"
+    assert did_not_run(candidates, report, "test_calc.py::TestK::test_b") is None
