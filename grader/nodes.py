@@ -4,10 +4,11 @@ The harness runs each check by passing its node (``test_file.py::test_name``) to
 node pytest cannot find stops the whole run ("ERROR: not found", no test runs). So validation
 looks each node up in the test files' syntax first, with pytest's default collection rules:
 
-- a test is a function (or ``async def``) whose name starts with ``test``, at module level or in
-  a class whose name starts with ``Test`` and that has no ``__init__``; names bound at module
-  level by an import or an assignment also count (pytest collects any callable so named), a
-  fixture does not;
+- a test is a function whose name starts with ``test``, at module level or in a class whose
+  name starts with ``Test`` and that has no ``__init__``; names bound at module level by an
+  import or an assignment also count (pytest collects any callable so named), a fixture does
+  not. A test marked ``skip`` never runs, and an ``async def`` only runs where the suite brings
+  a way to run coroutines (a ``pytest_pyfunc_call`` hook or a plugin): both are refused;
 - a parametrized test is only collected as its cases, ``test_x[1-2]``: a check names one case.
   The case ids are worked out as pytest does when the ``parametrize`` decorators list literal
   values (or names of module-level literals) and nothing parametrizes the test at run time; when
@@ -106,7 +107,7 @@ def parse_test_file(source: str, name: str) -> tuple[ast.Module | None, str]:
         where = where or (f"line {line}: " if line else "")
         return None, f"{name} does not parse ({where}{getattr(exc, 'msg', None) or exc})"
     except (RecursionError, MemoryError):
-        return None, f"{name} does not parse (it is nested too deeply)"
+        return None, f"{name} does not parse (it is too large or nested too deeply)"
 
 
 # ---- what the whole hidden suite can do at run time ----------------------------------------
