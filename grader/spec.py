@@ -6,7 +6,6 @@ uploaded YAML file can hold a whole challenge. Every error names the file and th
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import re
@@ -25,6 +24,9 @@ from pydantic import (
     model_validator,
 )
 
+from grader.nodes import ParsedTests
+from grader.nodes import missing_test as missing_test  # re-exported: it was defined here
+
 MAX_FILE_BYTES = 512 * 1024
 MAX_FILES_PER_SET = 64
 MAX_VERSION = 2**31 - 1  # stored in an integer column: PostgreSQL's integer ends here
@@ -40,34 +42,6 @@ PLATFORM_MAX_LIMITS = {
     "pids": 256,
     "output_kb": 512,
 }
-
-
-def missing_test(source: str, node: str) -> str | None:
-    """Why the pytest ``node`` (``file.py::test`` or ``file.py::Class::test``, parameters
-    ignored) is not defined in the test file ``source``; None when it is. Read from the file's
-    syntax, so a check naming a test that does not exist fails at validation, not at grading."""
-    test_file, _, path = node.partition("::")
-    names = [part.split("[", 1)[0] for part in path.split("::")]
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as exc:
-        return f"{test_file} does not parse (line {exc.lineno}: {exc.msg})"
-    scope: list[ast.stmt] = tree.body
-    for depth, name in enumerate(names):
-        found = next((item for item in scope if name in _defined_names(item)), None)
-        if found is None:
-            where = "::".join(names[:depth]) or test_file
-            return f"{where} defines no test {name!r}"
-        scope = found.body if isinstance(found, ast.ClassDef) else []
-    return None
-
-
-def _defined_names(statement: ast.stmt) -> set[str]:
-    if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        return {statement.name}
-    if isinstance(statement, ast.Assign):  # test_x = make_test(...)
-        return {target.id for target in statement.targets if isinstance(target, ast.Name)}
-    return set()
 
 
 class ChallengeError(ValueError):
@@ -379,14 +353,18 @@ def _resolve(spec: ChallengeSpec, source: str, folder: Path | None) -> Challenge
         problems.append(("solution", f"{path} is not an editable file"))
     if not solution and not problems:
         problems.append(("solution", "the reference solution has no files"))
+    hidden_files, visible_files = ParsedTests(hidden), ParsedTests(visible)
     for index, check in enumerate(spec.checks):
-        test_file = check.test.split("::", 1)[0]
-        if test_file not in hidden:
-            problems.append((f"checks[{index}].test", f"{test_file} is not in tests.hidden"))
-        else:
-            missing = missing_test(hidden[test_file], check.test)
-            if missing:
-                problems.append((f"checks[{index}].test", f"check {check.id!r}: {missing}"))
+        # The harness hands each check's node to pytest, and one node pytest cannot find stops
+        # the whole run: look every node up now, in the files' syntax (grader/nodes.py).
+        problem = hidden_files.node_problem(check.test, visible)
+        if problem:
+            problems.append((f"checks[{index}].test", f"check {check.id}: {problem}"))
+    named = {check.test.split("::", 1)[0] for check in spec.checks}
+    for field_name, files in (("tests.hidden", hidden_files), ("tests.visible", visible_files)):
+        for path, problem in files.unparsable().items():
+            if field_name == "tests.visible" or path not in named:  # else named with its check
+                problems.append((field_name, problem))
 
     fixes = []
     for kind, entries in (("sound", spec.fixes.sound), ("wrong", spec.fixes.wrong)):

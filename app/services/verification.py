@@ -10,7 +10,8 @@ The outcome lives on ``ChallengeVersion.verification``::
     {"state": "queued" | "running" | "passed" | "failed" | "error",
      "runs", "queued_at", "started_at", "finished_at", "progress": "3/8 graded",
      "table": the plain-text table, "problems": [...],
-     "subjects": [{subject, check_id, expected, passes, runs, ok, median, metric, unit}],
+     "subjects": [{subject, check_id, expected, passes, runs, ok, median, metric, unit,
+                   surprises, not_run: [why the check's test gave no verdict, per run]}],
      "reference_metrics": {check_id: {"name", "value", "unit"}},   # read by the report pages
      "starter_metrics": {check_id: {"name", "value", "unit"}}}
 
@@ -190,6 +191,7 @@ def outcome_of(result: Verification) -> dict[str, Any]:
                 "metric": tally.metric,
                 "unit": tally.unit,
                 "surprises": list(tally.surprises),
+                "not_run": [why for _, why in tally.not_run],  # its test gave no verdict
             }
             for tally in result.tallies
         ],
@@ -211,9 +213,13 @@ def summary(verification: dict[str, Any] | None) -> str:
     if state == "passed":
         return f"{runs} run{'s' if runs != 1 else ''} per subject, every verdict right"
     if state == "failed":
-        wrong = sum(1 for s in verification.get("subjects", []) if not s.get("ok"))
+        subjects = verification.get("subjects", [])
+        not_run = len({s.get("check_id") for s in subjects if s.get("not_run")})
+        wrong = sum(1 for s in subjects if not s.get("ok") and not s.get("not_run"))
         problems = len(verification.get("problems", []))
         parts = [f"{wrong} wrong verdict{'s' if wrong != 1 else ''}"] if wrong else []
+        if not_run:
+            parts.insert(0, f"{not_run} check{'s' if not_run != 1 else ''} whose test did not run")
         if problems:
             parts.append(f"{problems} problem{'s' if problems != 1 else ''}")
         return ", ".join(parts) or "see the table"

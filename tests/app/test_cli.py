@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
+import yaml
 
 from app import create_app
+from app.services.uploads import UploadRefused, load_upload
 
 from ..conftest import FIXTURE_CHALLENGES, guarded_sum
 
@@ -24,6 +27,24 @@ def test_validate_reports_file_and_field(cli, tmp_path):
     result = cli("challenges", "validate", str(bad))
     assert result.exit_code == 1
     assert f"{bad}: flavour: unknown field" in result.output
+
+
+def test_validate_and_the_upload_refuse_a_missing_test_in_the_same_words(cli, tmp_path):
+    spec = yaml.safe_load((FIXTURE_CHALLENGES.parent / "uploads/inline-sum.yaml").read_text())
+    spec["checks"][1]["test"] = "test_calc.py::test_total_of_nothin_is_zero"
+    path = tmp_path / "same.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    result = cli("challenges", "validate", str(path))
+    with pytest.raises(UploadRefused) as refused:
+        load_upload("same.yaml", io.BytesIO(path.read_bytes()))
+    problem = (
+        "checks[1].test: check empty-is-zero: test test_calc.py::test_total_of_nothin_is_zero "
+        "not found in test_calc.py: test_calc.py defines no test test_total_of_nothin_is_zero "
+        "(did you mean test_total_of_nothing_is_zero?)"
+    )
+    assert result.exit_code == 1
+    assert f"{path}: {problem}" in result.output
+    assert f"same.yaml: {problem}" in refused.value.problems
 
 
 def test_show_never_prints_hidden_test_source(cli):
@@ -130,6 +151,25 @@ def test_verify_fails_when_a_verdict_is_off_and_says_why_that_run_went_wrong(
     row = result.output.split("reference  sums-correctly")[1]
     assert row.splitlines()[1].startswith("      run 1: failed: ")
     assert "assert" in row.splitlines()[1].lower()
+
+
+def test_verify_names_the_check_whose_test_did_not_run_and_why(tmp_path):
+    import shutil
+
+    folder = tmp_path / "trivial-sum"
+    shutil.copytree(FIXTURE_CHALLENGES / "trivial-sum", folder)
+    hidden = folder / "tests/hidden/test_calc.py"
+    hidden.write_text("raise RuntimeError('hidden module broke')\n" + hidden.read_text())
+    result = _cli_for(tmp_path)("challenges", "verify", "--runs", "1", "--sandbox", "local")
+    assert result.exit_code == 1
+    why = "test_calc.py could not be collected: RuntimeError: hidden module broke (test_calc.py:1)"
+    assert (
+        "  PROBLEM check sums-correctly: its test test_calc.py::test_total_adds_every_item did "
+        f"not run ({why}), in every grade"
+    ) in result.output
+    starter_row = next(line for line in result.output.splitlines() if "starter    sums" in line)
+    assert starter_row.rstrip().endswith("NOT RUN")
+    assert f"      run 1: did not run: {why}" in result.output
 
 
 def test_grade_maps_files_in_subfolders_to_their_challenge_path(tmp_path):

@@ -272,7 +272,65 @@ def test_refused_challenge_lists_every_problem_with_file_and_field(admin_client)
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "broken.yaml: files[0].path: calc2.py is missing from the starter" in page
-    assert "broken.yaml: checks[0].test: test_missing.py is not in tests.hidden" in page
+    assert (
+        "broken.yaml: checks[0].test: check sums-correctly: test test_missing.py::test_nothing "
+        "not found: tests.hidden has no test_missing.py (its Python files: test_calc.py)"
+    ) in page
+
+
+BROKEN_NODES = {
+    "a test the file does not define": (
+        lambda tests: tests,
+        "test_calc.py::test_total_adds_evry_item",
+        "check sums-correctly: test test_calc.py::test_total_adds_evry_item not found in "
+        "test_calc.py: test_calc.py defines no test test_total_adds_evry_item (did you mean "
+        "test_total_adds_every_item?)",
+    ),
+    "a helper, not a test": (
+        lambda tests: tests + "\n\ndef make_items():\n    return [1]\n",
+        "test_calc.py::make_items",
+        "check sums-correctly: test test_calc.py::make_items not found in test_calc.py: "
+        "make_items is not a test (pytest collects functions whose name starts with 'test')",
+    ),
+    "a class method by the wrong class": (
+        lambda tests: tests + "\n\nclass TestTotals:\n    def test_one(self):\n        pass\n",
+        "test_calc.py::TestTotal::test_one",
+        "check sums-correctly: test test_calc.py::TestTotal::test_one not found in test_calc.py: "
+        "it defines no class TestTotal (did you mean TestTotals?)",
+    ),
+    "a parametrized test without its case": (
+        lambda tests: (
+            tests
+            + "\n\nimport pytest\n\n@pytest.mark.parametrize('n', [2, 3])\n"
+            + "def test_sizes(n):\n    pass\n"
+        ),
+        "test_calc.py::test_sizes",
+        "check sums-correctly: test test_calc.py::test_sizes is parametrized: pytest runs each "
+        "case as a test of its own, so a check names one case, e.g. test_calc.py::test_sizes[2] "
+        "(its cases: [2], [3])",
+    ),
+    "a hidden test file with a syntax error": (
+        lambda tests: tests + "\n\ndef broken(:\n    pass\n",
+        "test_calc.py::test_total_adds_every_item",
+        "check sums-correctly: test test_calc.py::test_total_adds_every_item cannot be looked "
+        "up: test_calc.py does not parse (line 15, column 12: invalid syntax)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_NODES))
+def test_a_check_whose_test_pytest_would_not_find_is_refused_naming_the_check(admin_client, case):
+    edit, node, problem = BROKEN_NODES[case]
+    spec = inline_sum()
+    spec["tests"]["hidden"]["test_calc.py"] = edit(spec["tests"]["hidden"]["test_calc.py"])
+    spec["checks"][0]["test"] = node
+    before = version_count()
+    response = upload(admin_client, "nodes.yaml", as_yaml(spec))
+    page = response.get_data(as_text=True).replace("&#39;", "'").replace("&#34;", '"')
+    assert response.status_code == 422, page[-2000:]
+    assert f"nodes.yaml: checks[0].test: {problem}" in page
+    db.session.expire_all()
+    assert version_count() == before
 
 
 def test_an_equivalent_mutant_matching_no_mutant_is_refused(admin_client):
@@ -320,6 +378,43 @@ def test_single_yaml_upload_becomes_a_draft_and_requests_verification(admin_clie
     assert version.payload["source"] == "inline-sum.yaml"
     assert version.verification_state == "queued"
     assert background_queue().count == 1
+
+
+@pytest.mark.docker
+def test_a_verification_whose_check_test_did_not_run_stores_the_check_and_the_reason(
+    admin_client, run_worker, docker_sandbox
+):
+    """A fixture error is no verdict: not even the starter's expected failure of a detects_bug
+    check. The stored verification, and the version's page, name the check and why."""
+    from app.services.verification import summary
+
+    spec = inline_sum()
+    hidden = spec["tests"]["hidden"]["test_calc.py"].replace(
+        "def test_total_adds_every_item(evidence, starter):",
+        "def test_total_adds_every_item(evidence, starter, broken):",
+    )
+    spec["tests"]["hidden"]["test_calc.py"] = (
+        "import pytest\n\n\n@pytest.fixture\ndef broken():\n"
+        "    raise ValueError('fixture broke')\n\n\n" + hidden
+    )
+    assert upload(admin_client, "fixture.yaml", as_yaml(spec)).status_code == 302
+    version = db.session.scalar(
+        select(ChallengeVersion).where(ChallengeVersion.slug == "inline-sum")
+    )
+    run_worker()
+    db.session.expire_all()
+    verification = db.session.get(ChallengeVersion, version.id).verification
+    problem = (
+        "check sums-correctly: its test test_calc.py::test_total_adds_every_item did not run "
+        "(error at setup: ValueError: fixture broke), in every grade"
+    )
+    assert verification["state"] == "failed"
+    assert verification["problems"] == [problem]
+    not_run = {(s["subject"], s["check_id"]) for s in verification["subjects"] if s["not_run"]}
+    assert ("starter", "sums-correctly") in not_run and len(not_run) == 4
+    assert summary(verification) == "1 check whose test did not run, 1 problem"
+    page = admin_client.get(f"/admin/library/versions/{version.id}").get_data(as_text=True)
+    assert problem in page
 
 
 def test_zip_of_a_folder_with_a_top_level_folder_is_stored_as_a_new_version(admin_client, tmp_path):

@@ -5,8 +5,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
-from grader.spec import ChallengeError, load_challenge, load_challenge_text, missing_test
+from grader.spec import ChallengeError, load_challenge, load_challenge_text
 
 from ..conftest import FIXTURE_CHALLENGES
 
@@ -90,7 +91,7 @@ def test_missing_starter_file_is_reported(challenge_copy):
     assert "files[0].path: calc.py is missing from the starter" in str(caught.value)
 
 
-def test_check_naming_a_missing_test_file_is_reported(challenge_copy):
+def test_check_naming_a_missing_test_file_is_reported_with_the_check(challenge_copy):
     _edit_yaml(
         challenge_copy,
         "test: test_calc.py::test_total_adds_every_item",
@@ -98,7 +99,25 @@ def test_check_naming_a_missing_test_file_is_reported(challenge_copy):
     )
     with pytest.raises(ChallengeError) as caught:
         load_challenge(challenge_copy)
-    assert "checks[0].test: test_nowhere.py is not in tests.hidden" in str(caught.value)
+    assert (
+        "checks[0].test: check sums-correctly: test test_nowhere.py::test_total_adds_every_item "
+        "not found: tests.hidden has no test_nowhere.py (its Python files: test_calc.py)"
+    ) in str(caught.value)
+
+
+def test_check_naming_a_visible_test_is_told_checks_run_the_hidden_tests(challenge_copy):
+    _edit_yaml(
+        challenge_copy,
+        "test: test_calc.py::test_total_adds_every_item",
+        "test: test_calc_visible.py::test_total_of_two",
+    )
+    with pytest.raises(ChallengeError) as caught:
+        load_challenge(challenge_copy)
+    assert (
+        "checks[0].test: check sums-correctly: test test_calc_visible.py::test_total_of_two not "
+        "found: tests.hidden has no test_calc_visible.py (it is a visible test; checks run the "
+        "hidden tests)"
+    ) in str(caught.value)
 
 
 def test_check_naming_a_test_its_file_does_not_define_is_reported(challenge_copy):
@@ -110,36 +129,63 @@ def test_check_naming_a_test_its_file_does_not_define_is_reported(challenge_copy
     with pytest.raises(ChallengeError) as caught:
         load_challenge(challenge_copy)
     assert (
-        "checks[0].test: check 'sums-correctly': test_calc.py defines no test "
-        "'test_total_adds_evry_item'"
+        "checks[0].test: check sums-correctly: test test_calc.py::test_total_adds_evry_item not "
+        "found in test_calc.py: test_calc.py defines no test test_total_adds_evry_item (did you "
+        "mean test_total_adds_every_item?)"
     ) in str(caught.value)
 
 
-@pytest.mark.parametrize(
-    ("node", "missing"),
-    [
-        ("t.py::test_plain", None),
-        ("t.py::test_plain[2-3]", None),  # a parametrized test's id
-        ("t.py::TestGroup::test_method", None),
-        ("t.py::test_made", None),  # assigned at module level
-        ("t.py::test_absent", "t.py defines no test 'test_absent'"),
-        ("t.py::TestGroup::test_absent", "TestGroup defines no test 'test_absent'"),
-        ("t.py::test_method", "t.py defines no test 'test_method'"),  # only inside the class
-    ],
-)
-def test_a_tests_node_is_found_by_reading_its_file(node, missing):
-    source = (
-        "import pytest\n\n"
-        "@pytest.mark.parametrize('n', [1])\ndef test_plain(n):\n    pass\n\n"
-        "class TestGroup:\n    def test_method(self):\n        pass\n\n"
-        "test_made = test_plain\n"
+def test_every_check_whose_test_is_missing_is_named_not_only_the_first(challenge_copy):
+    (challenge_copy / "tests/hidden/test_calc.py").write_text(
+        "import pytest\n\n\n@pytest.fixture\ndef test_total_adds_every_item():\n    return 1\n"
     )
-    assert missing_test(source, node) == missing
+    with pytest.raises(ChallengeError) as caught:
+        load_challenge(challenge_copy)
+    message = str(caught.value)
+    assert (
+        "checks[0].test: check sums-correctly: test test_calc.py::test_total_adds_every_item not "
+        "found in test_calc.py: test_total_adds_every_item is a fixture, not a test"
+    ) in message
+    assert (
+        "checks[1].test: check empty-is-zero: test test_calc.py::test_total_of_nothing_is_zero "
+        "not found in test_calc.py: test_calc.py defines no test test_total_of_nothing_is_zero"
+    ) in message
 
 
-def test_a_test_file_that_does_not_parse_is_named_with_its_line():
-    assert missing_test("def test_x(:\n", "t.py::test_x") == (
-        "t.py does not parse (line 1: invalid syntax)"
+def test_a_hidden_test_file_with_a_syntax_error_is_named_with_its_line_for_each_check(
+    challenge_copy,
+):
+    (challenge_copy / "tests/hidden/test_calc.py").write_text(
+        "def test_total_adds_every_item():\n    pass\n\n\n"
+        "def test_total_of_nothing_is_zero(:\n    pass\n"
+    )
+    with pytest.raises(ChallengeError) as caught:
+        load_challenge(challenge_copy)
+    lines = [line.split("challenge.yaml: ", 1)[1] for line in str(caught.value).splitlines()]
+    assert lines == [
+        "checks[0].test: check sums-correctly: test test_calc.py::test_total_adds_every_item "
+        "cannot be looked up: test_calc.py does not parse (line 5, column 35: invalid syntax)",
+        "checks[1].test: check empty-is-zero: test test_calc.py::test_total_of_nothing_is_zero "
+        "cannot be looked up: test_calc.py does not parse (line 5, column 35: invalid syntax)",
+    ]
+
+
+@pytest.mark.parametrize("folder", ["hidden", "visible"])
+def test_any_test_file_that_does_not_parse_is_refused_with_its_line(challenge_copy, folder):
+    (challenge_copy / f"tests/{folder}/conftest.py").write_text("import pytest\nx = [1,\n")
+    with pytest.raises(ChallengeError) as caught:
+        load_challenge(challenge_copy)
+    assert f"tests.{folder}: conftest.py does not parse (line 2" in str(caught.value)
+
+
+def test_a_test_file_with_a_nul_byte_is_a_validation_error_not_a_crash():
+    spec = yaml.safe_load((FIXTURE_CHALLENGES.parent / "uploads/inline-sum.yaml").read_text())
+    spec["tests"]["hidden"]["test_calc.py"] = "import calc\n\x00\n"
+    with pytest.raises(ChallengeError) as caught:
+        load_challenge_text(yaml.safe_dump(spec), "inline.yaml")
+    assert (
+        "test_calc.py does not parse (line 2: source code string cannot contain null bytes)"
+        in str(caught.value)
     )
 
 
