@@ -21,6 +21,7 @@ from app.models import (
     utcnow,
 )
 from app.queue import enqueue_submission
+from app.services.timeouts import close_timed_out_attempt
 from grader.spec import challenge_from_payload
 from grader.workspace import SubmissionRejected, validate_submission
 
@@ -94,7 +95,11 @@ def require_open(invite: Invite) -> None:
 
 
 def finish(invite: Invite) -> None:
-    if invite.state == InviteState.STARTED:
+    """The candidate ends the attempt. Past the deadline the clock has already ended it: it is
+    closed as a time-out, so the work left unsubmitted is still submitted."""
+    if invite.state == InviteState.STARTED and not invite.is_open():
+        close_timed_out_attempt(invite)
+    elif invite.state == InviteState.STARTED:
         invite.state = InviteState.FINISHED
         invite.finished_at = utcnow()
         db.session.commit()

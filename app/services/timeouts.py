@@ -33,12 +33,19 @@ def close_timed_out_attempts(now: datetime | None = None) -> list[Submission]:
     made: list[Submission] = []
     for invite in started:
         deadline = invite.deadline
-        if deadline is None or deadline > now:
-            continue
-        if not _claim(invite, deadline):
-            continue  # another worker's reconciler closed it first
-        made += _submit_unsubmitted_work(invite)
-        db.session.commit()
+        if deadline is not None and deadline <= now:
+            made += close_timed_out_attempt(invite)
+    return made
+
+
+def close_timed_out_attempt(invite: Invite) -> list[Submission]:
+    """Close one attempt past its deadline (unless another process just did): the work left
+    unsubmitted is submitted and queued. Returns the submissions made."""
+    deadline = invite.deadline
+    if deadline is None or not _claim(invite, deadline):
+        return []
+    made = _submit_unsubmitted_work(invite)
+    db.session.commit()
     for submission in made:
         enqueue_submission(submission)  # if Redis is down, the reconciler enqueues it later
     return made

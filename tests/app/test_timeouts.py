@@ -168,3 +168,19 @@ def test_the_time_out_submission_is_graded_by_the_worker(invite, version, run_wo
     page = client.get(f"/i/{invite.token}/overview").get_data(as_text=True)
     assert "Submitted at time-out" in page
     assert "finish-button" not in page
+
+
+def test_finishing_after_the_deadline_still_submits_the_saved_work(invite, version, client):
+    candidates.start(invite)
+    candidates.save_draft(invite, version, {"calc.py": FIXED})
+    invite.started_at -= timedelta(minutes=invite.assessment.time_limit_minutes + 1)
+    db.session.commit()
+
+    response = client.post(f"/api/v1/invites/{invite.token}/finish")
+
+    assert response.status_code == 200
+    db.session.refresh(invite)
+    assert invite.timed_out is True and invite.finished_at == invite.deadline
+    (submission,) = _candidate_submissions(invite)
+    assert submission.at_timeout and submission.files == {"calc.py": FIXED}
+    assert close_timed_out_attempts() == []
