@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -184,3 +185,26 @@ def test_finishing_after_the_deadline_still_submits_the_saved_work(invite, versi
     (submission,) = _candidate_submissions(invite)
     assert submission.at_timeout and submission.files == {"calc.py": FIXED}
     assert close_timed_out_attempts() == []
+
+
+@pytest.mark.docker
+def test_the_interviewer_sees_time_expired_and_the_submission_marked(
+    invite, version, client, staff, run_worker
+):
+    from .conftest import log_in
+
+    candidates.start(invite)
+    candidates.save_draft(invite, version, {"calc.py": FIXED})
+    invite.started_at -= timedelta(minutes=invite.assessment.time_limit_minutes + 1)
+    db.session.commit()
+    close_timed_out_attempts()
+    log_in(client, staff.admin)
+    grading = client.get(f"/review/invites/{invite.id}").get_data(as_text=True)
+    assert re.search(r'data-status="submitted">Submitted<', grading)
+    run_worker()
+
+    page = client.get(f"/review/invites/{invite.id}").get_data(as_text=True)
+
+    assert re.search(r'data-status="time-expired">Time expired<', page)
+    assert "submitted at time-out" in page
+    assert re.search(r"submit <span class=\"at-timeout\">at time-out</span>", page)
