@@ -148,8 +148,8 @@ def save_draft(
     draft = _draft(invite, version)
     current = draft.version if draft is not None else 0
     unconditional = base_version is None or overwrite
-    if not unconditional and base_version != current:
-        raise StaleDraft(draft)
+    if draft is not None and not unconditional and base_version != current:
+        raise StaleDraft(draft)  # with no draft yet there is nothing a save could overwrite
     if draft is None:
         draft = Draft(invite_id=invite.id, challenge_version_id=version.id, files=accepted)
         db.session.add(draft)

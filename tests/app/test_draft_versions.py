@@ -58,6 +58,14 @@ def test_the_first_save_of_two_tabs_wins_and_the_other_is_told(client, url):
     assert _saved_text(client, url) == "# tab A\n"
 
 
+def test_a_first_save_is_kept_whatever_version_it_names(client, url):
+    """With nothing saved there is nothing to overwrite: a save naming a version the server
+    never had is stored, not refused as stale."""
+    response = _save(client, url, "# first\n", base_version=7)
+    assert response.status_code == 200 and response.get_json()["version"] == 1
+    assert _saved_text(client, url) == "# first\n"
+
+
 def test_a_client_that_sends_no_version_saves_unconditionally(client, url):
     _save(client, url, "# one\n", base_version=0)
     response = _save(client, url, "# api client\n")
