@@ -1180,8 +1180,6 @@ def analyse_attempt(
 
 def replay_json(invite: Invite, version: ChallengeVersion) -> dict[str, Any]:
     """What the review's replay player reads (docs/api.md, "Staff: replay JSON")."""
-    from app.blueprints.api import submission_summary  # the candidate API's own summary
-
     analysis = analyse_attempt(invite, version)
     numbers = numbers_of(analysis.submissions)
     starter = version.payload["starter"]
@@ -1197,7 +1195,16 @@ def replay_json(invite: Invite, version: ChallengeVersion) -> dict[str, Any]:
             for event in analysis.replay.events
         ],
         "submissions": [
-            submission_summary(submission, numbers[submission.id])
+            {  # the candidate API's submission summary (docs/api.md)
+                "id": submission.id,
+                "number": numbers[submission.id],
+                "mode": submission.mode,
+                "status": submission.status,
+                "score": submission.score,
+                "max_score": submission.max_score,
+                "created_at": _iso(submission.created_at),
+                "at_timeout": submission.at_timeout,
+            }
             for submission in analysis.submissions
         ],
         "integrity": analysis.integrity,
