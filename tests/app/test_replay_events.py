@@ -452,6 +452,35 @@ def test_past_the_cap_text_is_dropped_but_markers_are_kept_and_the_answer_says_s
     assert stored_rows(started)[4][2] == "focus"
 
 
+def test_the_cap_is_per_attempt_all_challenges_together(web_app, client, started):
+    from app.models import AssessmentItem, ChallengeVersion
+
+    first = started.assessment.items[0].challenge
+    second = ChallengeVersion(
+        slug="second-sum",
+        version=1,
+        content_hash="second-" + first.content_hash[:50],
+        title="Second",
+        summary="s",
+        difficulty="easy",
+        time_limit_minutes=5,
+        payload=first.payload,
+        status="published",
+    )
+    db.session.add(AssessmentItem(assessment=started.assessment, challenge=second, position=1))
+    db.session.commit()
+    text = _starter(started)
+    snapshot = ev(1, "snapshot", file=FILE, data={"text": text})
+    web_app.config["REPLAY_MAX_BYTES_PER_ATTEMPT"] = len(json.dumps(snapshot)) + 100
+    assert send(client, started, [snapshot]).get_json()["text_capped"] is False
+    again = send(client, started, [snapshot, ev(2)], slug="second-sum").get_json()
+    assert again["text_capped"] is True
+    rows = db.session.scalars(
+        select(ReplayEvent.data).where(ReplayEvent.challenge_version_id == second.id)
+    )
+    assert list(rows) == [{"text_dropped": True, "length": len(text)}, {}]
+
+
 def test_the_cap_counts_the_events_as_received(client, started):
     snapshot = ev(1, "snapshot", file=FILE, data={"text": "é\n" + _starter(started)})
     send(client, started, [snapshot])
