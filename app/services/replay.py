@@ -816,25 +816,7 @@ def replay(starters: dict[str, str], events: Iterable[dict[str, Any]]) -> Replay
                 docs[path] = _encode(text)
                 origins[path] = bytearray([UNRECORDED]) * utf16_length(text)
             continue
-        # a change
-        current = docs[path]
-        if current is None:
-            continue  # unknown since a problem already reported; a snapshot may resync
-        code = _origin_code(data)
-        try:
-            new, new_origins, _ = _apply(
-                current,
-                origins[path],
-                data["changes"],
-                code,
-                removed[path],
-                restore=data.get("origin") in ("undo", "redo"),
-            )
-        except Divergence as problem:
-            result.problems.append(_problem(event, path, f"the change does not fit: {problem}"))
-            docs[path] = origins[path] = None
-            continue
-        docs[path], origins[path] = new, new_origins
+        # a change: a paste counts even where the text around it is unknown
         if data.get("origin") in PASTE_ORIGINS:
             inserted = "".join("\n".join(p[1:]) for p in data["changes"] if isinstance(p, list))
             result.pastes.append(
@@ -848,6 +830,23 @@ def replay(starters: dict[str, str], events: Iterable[dict[str, Any]]) -> Replay
                     inserted,
                 )
             )
+        current = docs[path]
+        if current is None:
+            continue  # unknown since a problem already reported; a snapshot may resync
+        try:
+            new, new_origins, _ = _apply(
+                current,
+                origins[path],
+                data["changes"],
+                _origin_code(data),
+                removed[path],
+                restore=data.get("origin") in ("undo", "redo"),
+            )
+        except Divergence as problem:
+            result.problems.append(_problem(event, path, f"the change does not fit: {problem}"))
+            docs[path] = origins[path] = None
+            continue
+        docs[path], origins[path] = new, new_origins
     return result
 
 

@@ -372,3 +372,13 @@ def test_a_run_with_no_tests_collected_is_not_a_passing_run():
     subs = [submission(1, {}, mode="run", t=30, passed=0, total=0)]
     found = signals(replay({FILE: STARTER}, []), subs, START, None)
     assert found["first_run_ms"] == 30_000 and found["first_passing_run_ms"] is None
+
+
+def test_an_outside_paste_counts_even_where_the_text_around_it_is_unknown():
+    stream = [
+        change(1, 1, [99, [0, "x"]]),  # does not fit: the text is unknown from here
+        change(2, 2, [0, [0, "big paste"], 5], origin="paste", source="outside"),
+    ]
+    found = signals(replay({FILE: STARTER}, stream), [], START, None)
+    assert found["share"] is None  # the final text is not known
+    assert [p["text"] for p in found["largest_outside_pastes"]] == ["big paste"]
