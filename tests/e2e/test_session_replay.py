@@ -128,5 +128,5 @@ def test_an_interviewer_replays_what_the_candidate_did(stack, browser):
 def _marker_times(replay) -> list[str]:
     return [
         text.split(" ", 1)[0]
-        for text in replay.locator(".replay-marks .replay-mark-link").all_inner_texts()
+        for text in replay.locator(".replay-marks .replay-mark-link").all_text_contents()
     ]

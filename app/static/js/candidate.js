@@ -349,6 +349,7 @@
       buttons.run.disabled = true;
       buttons.submit.disabled = true;
       resetButton.disabled = true;
+      if (recorder) recorder.close();
       closedBox.textContent = message;
       closedBox.hidden = false;
       setSaveState(dirty.size ? "Not saved: no longer accepted" : "Saving is off", "off");
@@ -487,8 +488,10 @@
       save(false);
       setBusy(mode, true);
       setGradingState(mode === "run" ? "Sending your code…" : "Submitting…", "busy");
+      const taken = recorder ? recorder.reserve() : null; // where the files are taken
       const result = await api("POST", page.urls.submissions, { files: editableFiles(), mode });
-      record(mode, null, result.ok ? { submission_id: result.data.id } : { refused: result.error });
+      const answer = result.ok ? { submission_id: result.data.id } : { refused: result.error };
+      if (recorder) recorder.record(mode, null, answer, taken);
       if (!result.ok) {
         setBusy(mode, false);
         setGradingState("", "");

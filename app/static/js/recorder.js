@@ -22,7 +22,9 @@
   /**
    * options: url (the events endpoint), csrfToken (function), onStopped (function(message)),
    * called once when the server will take no more events (the attempt ended).
-   * Returns {record(kind, file, data), flush(keepalive)}.
+   * Returns {record(kind, file, data, reserved), reserve(), flush(keepalive), close()}.
+   * reserve() takes the next seq and the time now for an event sent later: a run or submit is
+   * recorded when the server answers, but belongs where its files were taken.
    */
   function create(options) {
     const session = newSession();
@@ -30,16 +32,29 @@
     let seq = 0;
     let inFlight = false;
     let stopped = false;
+    let closing = false;
     let retryDelay = 0;
     let timer = null;
 
-    function record(kind, file, data) {
-      if (stopped) return;
-      const event = { seq: ++seq, t: Date.now(), kind };
+    function reserve() {
+      return { seq: ++seq, t: Date.now() };
+    }
+
+    function record(kind, file, data, reserved) {
+      if (stopped || closing) return;
+      const event = { ...(reserved || reserve()), kind };
       if (file) event.file = file;
       if (data) event.data = data;
       pending.push(event);
+      if (reserved) pending.sort((a, b) => a.seq - b.seq);
       if (!timer && !inFlight) timer = setTimeout(() => flush(false), SEND_EVERY_MS);
+    }
+
+    // The attempt is over: send what is recorded, then record nothing more (the server refuses
+    // a batch that holds an event made after the end).
+    function close() {
+      flush(false);
+      closing = true;
     }
 
     function takeBatch(limitBytes) {
@@ -104,7 +119,7 @@
     window.addEventListener("online", () => {
       if (retryDelay) flush(false);
     });
-    return { record, flush };
+    return { record, reserve, flush, close };
   }
 
   window.FaultlineRecorder = { create };

@@ -201,12 +201,17 @@
           jump.addEventListener("click", () => seek(problem.t - session.start));
           line.append(" ", jump);
         }
+        if (problem.diff) {
+          line.append(el("details", {}, el("summary", { text: "Replayed text against the graded code" }), el("pre", { class: "diff", text: problem.diff })));
+        }
         banner.append(line);
       }
     }
     if (session.unreadable.size) {
       banner.append(el("div", { class: "replay-problem", text: `${session.unreadable.size} recorded edits did not fit the text they were made on (shown without them).` }));
     }
+
+    const summary = signalsPanel(data.signals || {}, session, (at) => seek(at));
 
     const play = el("button", { type: "button", class: "button small", "aria-label": "Play", text: "▶ Play" });
     const speed = el("select", { "aria-label": "Playback speed" });
@@ -259,6 +264,7 @@
 
     container.replaceChildren(
       banner,
+      summary,
       el(
         "div",
         { class: "replay-controls" },
@@ -361,6 +367,62 @@
     });
     updateDiffLabel();
     seek(session.duration); // open at the end: the code as it was last
+  }
+
+  // The signals beside the replay (the server's figures): where the final code came from, the
+  // largest outside pastes, time away, how soon tests ran and passed. Read with their caveats.
+  function signalsPanel(signals, session, seekTo) {
+    const percent = (share) => `${Math.round(share * 100)}%`;
+    const since = (ms) => (ms === null || ms === undefined ? "never" : `${clock(ms)} after the start`);
+    const share = signals.share;
+    const origin = share
+      ? [
+          ["typed", "typed"],
+          ["pasted_outside", "pasted from outside"],
+          ["pasted_inside", "pasted from this editor"],
+          ["starter", "the starter's"],
+          ["other", "other (undone, reset)"],
+          ["unrecorded", "not recorded"],
+        ]
+          .filter(([key]) => share[key])
+          .map(([key, label]) => `${percent(share[key])} ${label}`)
+          .join(", ")
+      : "not known (part of the text was not recorded)";
+    const rows = [
+      ["Final code", origin],
+      [
+        "Pastes from outside",
+        `${signals.outside_pastes || 0} (${signals.outside_pasted_characters || 0} characters)`,
+      ],
+      [
+        "Time away from the page",
+        `${clock(signals.away_ms || 0)} in all; longest ${clock(signals.longest_away_ms || 0)}`,
+      ],
+      ["First test run", since(signals.first_run_ms)],
+      ["First passing test run", since(signals.first_passing_run_ms)],
+      ["Runs and submits", `${signals.runs || 0} test runs, ${signals.submits || 0} submits`],
+    ];
+    const list = el("dl", { class: "replay-signals" });
+    for (const [term, value] of rows) list.append(el("div", {}, el("dt", { text: term }), el("dd", { text: value })));
+    const pastes = el("ol", { class: "replay-pastes" });
+    for (const paste of signals.largest_outside_pastes || []) {
+      const go = el("button", { type: "button", class: "link-button", text: `${clock(paste.t - session.start)} · ${paste.file} · ${paste.size} characters` });
+      go.addEventListener("click", () => seekTo(paste.t - session.start));
+      pastes.append(el("li", {}, go, el("pre", { class: "paste-text", text: paste.text === null ? "(text not recorded)" : paste.text })));
+    }
+    return el(
+      "section",
+      { class: "replay-summary", "aria-label": "Signals" },
+      list,
+      pastes.children.length ? el("details", {}, el("summary", { text: "The largest pastes from outside" }), pastes) : null,
+      el("p", {
+        class: "muted small",
+        text:
+          "Signals, not verdicts: a paste from outside may be the candidate's own notes or a " +
+          "snippet from the docs; time away may be reading the brief elsewhere. Use them to ask " +
+          "better questions, not to score (docs/interviewers.md).",
+      }),
+    );
   }
 
   async function load(container) {
