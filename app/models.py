@@ -9,7 +9,16 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -364,3 +373,29 @@ class RegradeBatch(db.Model):
     to_version: Mapped[ChallengeVersion] = relationship(foreign_keys=[to_version_id])
     created_by: Mapped[User | None] = relationship()
     regrades: Mapped[list[Submission]] = relationship(order_by="Submission.id")
+
+
+class ReplayEvent(db.Model):
+    """One event of a candidate's editor session (app/services/replay.py): an edit, a paste, a
+    focus change, a run... Append-only: rows are only ever added, except a ``gap`` row (the
+    events ``from_seq``-``to_seq`` of a session that were never received, ``seq`` NULL), which
+    shrinks or goes when the missing events arrive after all. ``id`` is the storage order;
+    ``t`` the browser's clock (epoch ms); ``size`` the bytes of the event as received."""
+
+    __tablename__ = "replay_events"
+    __table_args__ = (
+        UniqueConstraint("invite_id", "challenge_version_id", "session", "seq"),
+        Index("ix_replay_events_attempt", "invite_id", "challenge_version_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id"))
+    challenge_version_id: Mapped[int] = mapped_column(ForeignKey("challenge_versions.id"))
+    session: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int | None]
+    t: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    file: Mapped[str | None] = mapped_column(String(255))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    size: Mapped[int]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from app.extensions import db
+from app.extensions import db, limiter
 from app.markdown import render_markdown
 from app.models import ChallengeVersion, Invite, Submission, SubmissionStatus
 from app.openapi import document
 from app.queue import queue_position
-from app.services import candidates
+from app.services import candidates, replay
 from app.services.candidates import Refused
 from app.services.numbering import challenge_numbers, submission_number
 from grader.report import candidate_view
@@ -103,6 +103,30 @@ def submit(token: str, slug: str):
 def submission(token: str, submission_id: int):
     invite = candidates.invite_by_token(token)
     return jsonify(submission_json(candidates.submission_of(invite, submission_id)))
+
+
+REPLAY_TOO_FAST = (
+    "Too many batches of events for this attempt in the last minute; keep the events and send "
+    "them again after Retry-After seconds."
+)
+
+
+def _replay_limit() -> str:
+    return current_app.config.get("REPLAY_RATE_LIMIT", "120 per minute")
+
+
+def _attempt_key() -> str:
+    """Per attempt: the invite's token (whatever address the candidate is behind)."""
+    return "replay-events:" + str((request.view_args or {}).get("token", ""))
+
+
+@bp.post("/invites/<token>/challenges/<slug>/events")
+@limiter.limit(_replay_limit, key_func=_attempt_key, error_message=REPLAY_TOO_FAST)
+def record_events(token: str, slug: str):
+    """A batch of the editor's session events (app/services/replay.py, docs/api.md)."""
+    invite = candidates.invite_by_token(token)
+    version = candidates.challenge_of(invite, slug)
+    return jsonify(replay.store_batch(invite, version, request.get_data(cache=False)))
 
 
 def _json_body() -> dict[str, Any]:

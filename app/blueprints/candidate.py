@@ -64,6 +64,7 @@ def challenge(token: str, slug: str):
         "closed_message": _closed_message(invite),
         "urls": {
             "draft": url_for("api.save_draft", token=token, slug=slug),
+            "events": url_for("api.record_events", token=token, slug=slug),
             "submissions": url_for("api.submit", token=token, slug=slug),
             "invite": url_for("api.invite", token=token),
             "report": url_for("candidate.report", token=token, submission_id=0)[:-1],

@@ -41,7 +41,7 @@ from app.charts import evidence_chart
 from app.extensions import db
 from app.markdown import render_markdown
 from app.models import Assessment, ChallengeVersion, Invite, Submission
-from app.services import review
+from app.services import replay, review
 from app.services.candidates import draft_files
 from app.services.invitations import InvitationNotSent, send_invitation
 from app.services.library import current_versions
@@ -350,6 +350,20 @@ def _challenge_section(
         "timeline": review.timeline(result.submissions),
         "interviewer_notes": render_markdown(version.payload.get("interviewer_notes", "")),
     }
+
+
+@bp.get("/invites/<id:invite_id>/challenges/<slug>/replay.json")
+@staff_required
+def replay_json(invite_id: int, slug: str):
+    """The session replay of one candidate's challenge: events in replay order, the
+    submissions, the integrity check and the signals (docs/api.md, "Staff: replay JSON")."""
+    invite = invite_or_404(current_user, invite_id)
+    version = next(
+        (item.challenge for item in invite.assessment.items if item.challenge.slug == slug), None
+    )
+    if version is None:
+        abort(404, description="This assessment has no such challenge.")
+    return jsonify(replay.replay_json(invite, version))
 
 
 # ---- comparing and exporting ------------------------------------------------------------------

@@ -40,6 +40,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.services import replay
 from app.services.numbering import numbers_of
 from grader.report import quantity_text, with_reference
 
@@ -523,6 +524,20 @@ EXPORT_COLUMNS = (
     "assessment_seconds",
     "submits",
 )
+# Session replay signals per candidate and challenge (app/services/replay.py), after "rating".
+REPLAY_COLUMNS = (
+    "replay_integrity",
+    "typed_share",
+    "pasted_outside_share",
+    "pasted_inside_share",
+    "outside_pastes",
+    "largest_outside_paste_chars",
+    "away_seconds",
+    "longest_away_seconds",
+    "first_run_seconds",
+    "first_passing_run_seconds",
+    "runs",
+)
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -553,9 +568,46 @@ def export_rows(assessment: Assessment, now: datetime | None = None) -> list[dic
                     "submits": len(result.submits),
                     "checks": checks,
                     "rating": rating,
+                    **replay_columns(summary.invite, result, now),
                 }
             )
     return rows
+
+
+def replay_columns(
+    invite: Invite, result: ChallengeResult, now: datetime | None = None
+) -> dict[str, Any]:
+    """The replay's signals for the export (see REPLAY_COLUMNS and docs/interviewers.md).
+    ``replay_integrity``: ``ok`` (the replay is the code that was graded), ``problems`` (see
+    the review) or ``not recorded`` (no events: not started, or recorded before replay existed).
+    Shares are fractions of the final code's characters; times are seconds."""
+    empty: dict[str, Any] = dict.fromkeys(REPLAY_COLUMNS)
+    if invite.started_at is None:
+        return {**empty, "replay_integrity": "not recorded", "runs": 0}
+    analysis = replay.analyse_attempt(invite, result.version, result.submissions, now)
+    found = analysis.signals
+    share = found["share"] or {}
+    largest = found["largest_outside_pastes"]
+
+    def seconds(ms: int | None) -> int | None:
+        return round(ms / 1000) if ms is not None else None
+
+    recorded = bool(analysis.replay.events)
+    return {
+        "replay_integrity": (
+            ("ok" if analysis.integrity["ok"] else "problems") if recorded else "not recorded"
+        ),
+        "typed_share": share.get("typed"),
+        "pasted_outside_share": share.get("pasted_outside"),
+        "pasted_inside_share": share.get("pasted_inside"),
+        "outside_pastes": found["outside_pastes"],
+        "largest_outside_paste_chars": largest[0]["size"] if largest else 0,
+        "away_seconds": seconds(found["away_ms"]),
+        "longest_away_seconds": seconds(found["longest_away_ms"]),
+        "first_run_seconds": seconds(found["first_run_ms"]),
+        "first_passing_run_seconds": seconds(found["first_passing_run_ms"]),
+        "runs": found["runs"],
+    }
 
 
 def _seconds(span: timedelta | None) -> int | None:
@@ -573,14 +625,24 @@ def export_csv(assessment: Assessment, now: datetime | None = None) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
-        [*EXPORT_COLUMNS, *(f"{slug}:{check_id}" for slug, check_id in check_columns), "rating"]
+        [
+            *EXPORT_COLUMNS,
+            *(f"{slug}:{check_id}" for slug, check_id in check_columns),
+            "rating",
+            *REPLAY_COLUMNS,
+        ]
     )
     for row in export_rows(assessment, now):
         verdicts = [
             _verdict(row["checks"].get(check_id)) if slug == row["challenge"] else ""
             for slug, check_id in check_columns
         ]
-        cells = [*(row[column] for column in EXPORT_COLUMNS), *verdicts, row["rating"]]
+        cells = [
+            *(row[column] for column in EXPORT_COLUMNS),
+            *verdicts,
+            row["rating"],
+            *(row[column] for column in REPLAY_COLUMNS),
+        ]
         writer.writerow([safe_cell(cell) for cell in cells])
     return out.getvalue()
 

@@ -6,7 +6,7 @@ import { basicSetup } from "codemirror";
 import { historyField, indentWithTab } from "@codemirror/commands";
 import { indentUnit } from "@codemirror/language";
 import { python } from "@codemirror/lang-python";
-import { Compartment, EditorState } from "@codemirror/state";
+import { Compartment, EditorState, Transaction } from "@codemirror/state";
 import { EditorView, keymap } from "@codemirror/view";
 
 const theme = EditorView.theme({
@@ -26,9 +26,12 @@ const theme = EditorView.theme({
 /**
  * Create an editor in `element`.
  * options: doc (string), readOnly (bool), lineWrapping (bool), onChange (function(text)),
+ * onEdit (function({changes, origin, inserted}): every edit as CodeMirror's ChangeSet JSON, what
+ * made it (type, paste, drop, undo, redo, reset or other) and the text it inserted),
  * label (aria label), saved (what saved() returned earlier: the undo history comes back with
  * it, but only when its text is exactly `doc`, so it never undoes into text the server lacks).
- * Returns {view, getValue(), setValue(text), setLineWrapping(on), saved(), focus(), destroy()}.
+ * Returns {view, getValue(), setValue(text, userEvent), setLineWrapping(on), saved(),
+ * copiedText(), focus(), destroy()}.
  */
 function create(element, options = {}) {
   const readOnly = Boolean(options.readOnly);
@@ -59,19 +62,72 @@ function create(element, options = {}) {
       }),
     );
   }
+  if (typeof options.onEdit === "function") {
+    extensions.push(
+      EditorView.updateListener.of((update) => {
+        for (const transaction of update.transactions) {
+          if (transaction.docChanged) options.onEdit(describeEdit(transaction));
+        }
+      }),
+    );
+  }
   const doc = options.doc || "";
   const view = new EditorView({ parent: element, state: initialState(doc, extensions, options.saved) });
   return {
     view,
     getValue: () => view.state.doc.toString(),
-    setValue: (text) =>
-      view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } }),
+    setValue: (text, userEvent) =>
+      view.dispatch({
+        changes: { from: 0, to: view.state.doc.length, insert: text },
+        annotations: userEvent ? Transaction.userEvent.of(userEvent) : [],
+      }),
     setLineWrapping: (on) =>
       view.dispatch({ effects: wrapping.reconfigure(wrappingExtension(Boolean(on))) }),
     saved: () => view.state.toJSON({ history: historyField }),
+    copiedText: () => copiedText(view.state),
     focus: () => view.focus(),
     destroy: () => view.destroy(),
   };
+}
+
+const ORIGINS = [
+  ["input.paste", "paste"],
+  ["input.drop", "drop"],
+  ["undo", "undo"],
+  ["redo", "redo"],
+  ["reset", "reset"],
+  ["input", "type"],
+  ["delete", "type"],
+  ["move", "type"],
+];
+
+// What a copy or cut takes, as CodeMirror's own clipboard handler does: the selected text, or
+// with nothing selected the whole line of each cursor.
+function copiedText(state) {
+  const ranges = state.selection.ranges;
+  if (ranges.some((range) => !range.empty)) {
+    return ranges
+      .filter((range) => !range.empty)
+      .map((range) => state.sliceDoc(range.from, range.to))
+      .join(state.lineBreak);
+  }
+  const lines = [];
+  let upto = -1;
+  for (const range of ranges) {
+    const line = state.doc.lineAt(range.from);
+    if (line.number > upto) lines.push(line.text);
+    upto = line.number;
+  }
+  return lines.join(state.lineBreak);
+}
+
+function describeEdit(transaction) {
+  let inserted = "";
+  transaction.changes.iterChanges((fromA, toA, fromB, toB, text) => {
+    inserted += text.toString();
+  });
+  const found = ORIGINS.find(([event]) => transaction.isUserEvent(event));
+  return { changes: transaction.changes.toJSON(), origin: found ? found[1] : "other", inserted };
 }
 
 function initialState(doc, extensions, saved) {

@@ -243,7 +243,15 @@ def test_every_route_answers_each_visitor_as_the_design_allows(web_app, staff, w
                     )
                 elif response.mimetype == "text/html" and not _locked_down(response):
                     failures.append(f"{method} {rule.rule}: a page without the security headers")
-    assert {"review.dashboard", "admin.library", "api.submit", "auth.login"} <= checked
+    assert {
+        "review.dashboard",
+        "admin.library",
+        "api.submit",
+        "auth.login",
+        # session replay: the candidate records with the token, staff read it like the review
+        "api.record_events",
+        "review.replay_json",
+    } <= checked
     assert not failures, "\n".join(failures)
 
 

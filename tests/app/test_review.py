@@ -787,6 +787,7 @@ def test_csv_export_has_one_row_per_candidate_and_challenge_and_defuses_formulas
         "trivial-sum:sums-correctly",
         "trivial-sum:empty-is-zero",
         "rating",
+        *review.REPLAY_COLUMNS,
     ]
     by_name = {row["candidate_name"]: row for row in rows}
     assert set(by_name) == {"'" + people.ada.candidate_name, "Bea", "Cy"}

@@ -274,6 +274,12 @@
     const host = document.getElementById("editor-host");
     const wrapLines = document.getElementById("wrap-lines"); // its remembered state: panes.js
     const undoHistory = browserHistoryStore(page);
+    const recorder = window.FaultlineRecorder
+      ? window.FaultlineRecorder.create({ url: page.urls.events, csrfToken })
+      : null;
+    const record = (kind, file, data) => recorder && recorder.record(kind, file, data);
+    const copied = []; // what was copied or cut from these editors: a paste of it is "inside"
+    const sameText = (a, b) => a.replace(/\n$/, "") === b.replace(/\n$/, "");
     const files = new Map();
     const dirty = new Set();
     for (const file of page.files) {
@@ -289,15 +295,35 @@
           dirty.add(file.path);
           scheduleSave();
         },
+        onEdit: (edit) => {
+          const data = { changes: edit.changes, origin: edit.origin };
+          if (edit.origin === "paste" || edit.origin === "drop") {
+            const inside = copied.some((text) => sameText(text, edit.inserted));
+            data.paste = { size: edit.inserted.length, source: inside ? "inside" : "outside" };
+          }
+          record("change", file.path, data);
+        },
       });
       files.set(file.path, { file, editor, pane });
+      if (file.editable) record("snapshot", file.path, { text: file.content });
     }
+    for (const kind of ["copy", "cut"]) {
+      host.addEventListener(kind, () => {
+        const entry = files.get(openPath);
+        const text = entry ? entry.editor.copiedText() : "";
+        if (text) copied.splice(0, copied.length, ...copied.slice(-19), text);
+      });
+    }
+    window.addEventListener("focus", () => record("focus"));
+    window.addEventListener("blur", () => record("blur"));
+    document.addEventListener("visibilitychange", () => record(document.hidden ? "hidden" : "visible"));
     wrapLines?.addEventListener("change", () => {
       for (const entry of files.values()) entry.editor.setLineWrapping(wrapLines.checked);
     });
     const tabs = Array.from(document.querySelectorAll("#file-tabs .tab"));
     let openPath = null;
     function openFile(path) {
+      if (path !== openPath) record("file", path);
       openPath = path;
       for (const [p, entry] of files) entry.pane.hidden = p !== path;
       for (const tab of tabs) tab.setAttribute("aria-selected", String(tab.dataset.path === path));
@@ -323,6 +349,7 @@
       buttons.run.disabled = true;
       buttons.submit.disabled = true;
       resetButton.disabled = true;
+      if (recorder) recorder.close();
       closedBox.textContent = message;
       closedBox.hidden = false;
       setSaveState(dirty.size ? "Not saved: no longer accepted" : "Saving is off", "off");
@@ -396,6 +423,7 @@
     window.addEventListener("pagehide", () => {
       if (dirty.size && !closed && !stale) save(false, { keepalive: true });
       undoHistory.store(files);
+      if (recorder) recorder.flush(true);
     });
     document.addEventListener("faultline:almostup", () => {
       if (dirty.size && !closed && !stale) save(false);
@@ -430,7 +458,7 @@
           "(Ctrl+Z in the editor brings them back).",
       );
       if (!sure) return;
-      entry.editor.setValue(entry.file.starter);
+      entry.editor.setValue(entry.file.starter, "reset");
       entry.editor.focus();
     });
 
@@ -460,7 +488,10 @@
       save(false);
       setBusy(mode, true);
       setGradingState(mode === "run" ? "Sending your code…" : "Submitting…", "busy");
+      const taken = recorder ? recorder.reserve() : null; // where the files are taken
       const result = await api("POST", page.urls.submissions, { files: editableFiles(), mode });
+      const answer = result.ok ? { submission_id: result.data.id } : { refused: result.error };
+      if (recorder) recorder.record(mode, null, answer, taken);
       if (!result.ok) {
         setBusy(mode, false);
         setGradingState("", "");
@@ -491,6 +522,7 @@
       const what = mode === "run" ? "Test run" : `Submission #${submission.number || submission.id}`;
       async function step(s) {
         if (!UNFINISHED.includes(s.status)) {
+          recordResult(s);
           setBusy(mode, false);
           setGradingState(`${what}: ${statusLabel(s.status)}`, s.status === "graded" ? "done" : "problem");
           upsertHistory(s);
@@ -517,6 +549,19 @@
         }, POLL_MS);
       }
       step(submission);
+    }
+
+    function recordResult(s) {
+      const checks = (s.report && s.report.checks) || [];
+      record("result", null, {
+        submission_id: s.id,
+        mode: s.mode,
+        status: s.status,
+        score: s.score,
+        max_score: s.max_score,
+        passed: checks.filter((check) => check.passed).length,
+        total: checks.length,
+      });
     }
 
     function renderResult(s) {
