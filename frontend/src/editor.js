@@ -6,8 +6,16 @@ import { basicSetup } from "codemirror";
 import { historyField, indentWithTab } from "@codemirror/commands";
 import { indentUnit } from "@codemirror/language";
 import { python } from "@codemirror/lang-python";
-import { Compartment, EditorState, Transaction } from "@codemirror/state";
-import { EditorView, keymap } from "@codemirror/view";
+import {
+  ChangeSet,
+  Compartment,
+  EditorState,
+  StateEffect,
+  StateField,
+  Text,
+  Transaction,
+} from "@codemirror/state";
+import { Decoration, EditorView, keymap } from "@codemirror/view";
 
 const theme = EditorView.theme({
   "&": { height: "100%", fontSize: "14px", backgroundColor: "#fff" },
@@ -21,7 +29,23 @@ const theme = EditorView.theme({
   "&.cm-focused": { outline: "none" },
   "&.fl-readonly .cm-content": { backgroundColor: "#fafafa" },
   "&.fl-readonly .cm-activeLine": { backgroundColor: "transparent" },
+  ".fl-changed": { backgroundColor: "#fde68a", outline: "1px solid #d97706" },
 });
+
+// The replay's "change just made": marked ranges, replaced by each setHighlight.
+const setHighlightEffect = StateEffect.define();
+const highlightField = StateField.define({
+  create: () => Decoration.none,
+  update(marks, transaction) {
+    let next = marks.map(transaction.changes);
+    for (const effect of transaction.effects) {
+      if (effect.is(setHighlightEffect)) next = effect.value;
+    }
+    return next;
+  },
+  provide: (field) => EditorView.decorations.from(field),
+});
+const changedMark = Decoration.mark({ class: "fl-changed" });
 
 /**
  * Create an editor in `element`.
@@ -31,7 +55,7 @@ const theme = EditorView.theme({
  * label (aria label), saved (what saved() returned earlier: the undo history comes back with
  * it, but only when its text is exactly `doc`, so it never undoes into text the server lacks).
  * Returns {view, getValue(), setValue(text, userEvent), setLineWrapping(on), saved(),
- * copiedText(), focus(), destroy()}.
+ * copiedText(), setHighlight(ranges, scroll), focus(), destroy()}.
  */
 function create(element, options = {}) {
   const readOnly = Boolean(options.readOnly);
@@ -44,6 +68,7 @@ function create(element, options = {}) {
     theme,
     EditorState.tabSize.of(4),
     indentUnit.of("    "), // PEP 8: four spaces (CodeMirror's default is two)
+    highlightField,
     wrapping.of(wrappingExtension(Boolean(options.lineWrapping))),
     EditorState.readOnly.of(readOnly),
     EditorView.editable.of(!readOnly),
@@ -85,6 +110,18 @@ function create(element, options = {}) {
       view.dispatch({ effects: wrapping.reconfigure(wrappingExtension(Boolean(on))) }),
     saved: () => view.state.toJSON({ history: historyField }),
     copiedText: () => copiedText(view.state),
+    setHighlight: (ranges, scroll) => {
+      const length = view.state.doc.length;
+      const marks = ranges
+        .map(({ from, to }) => ({ from: Math.min(from, length), to: Math.min(to, length) }))
+        .filter(({ from, to }) => to > from)
+        .map(({ from, to }) => changedMark.range(from, to));
+      const effects = [setHighlightEffect.of(Decoration.set(marks, true))];
+      if (scroll && ranges.length) {
+        effects.push(EditorView.scrollIntoView(Math.min(ranges[0].from, length), { y: "center" }));
+      }
+      view.dispatch({ effects });
+    },
     focus: () => view.focus(),
     destroy: () => view.destroy(),
   };
@@ -141,4 +178,24 @@ function initialState(doc, extensions, saved) {
   return EditorState.create({ doc, extensions });
 }
 
-window.FaultlineEditor = { create, version: "2" };
+/**
+ * Replaying recorded edits on CodeMirror's own documents (a rope: an edit costs little however
+ * long the text). docOf(text) makes one; apply(doc, json) applies one edit (ChangeSet JSON, as
+ * onEdit reported it) and returns the new document and the ranges it inserted; it throws when
+ * the edit does not fit the document's length (a replay that diverged). doc.toString() is the
+ * text.
+ */
+const replayDocs = {
+  docOf: (text) => Text.of(text.split("\n")),
+  apply(doc, json) {
+    const changes = ChangeSet.fromJSON(json);
+    const next = changes.apply(doc);
+    const inserted = [];
+    changes.iterChanges((fromA, toA, fromB, toB) => {
+      inserted.push({ from: fromB, to: toB });
+    });
+    return { doc: next, inserted };
+  },
+};
+
+window.FaultlineEditor = { create, replayDocs, version: "3" };

@@ -1,6 +1,6 @@
 // The session replay player of the interviewer's review page (issue 14). It loads a challenge's
 // recorded events (the staff replay JSON), rebuilds the code at any moment with the editor
-// bundle's applyChanges (the same CodeMirror code that recorded the edits), and plays it back
+// bundle's replayDocs (the same CodeMirror code that recorded the edits), and plays it back
 // in a read-only editor with the change just made highlighted. Markers on the scrubber: pastes
 // (by origin and size), time away from the page, runs and submits (by result), gaps.
 (function () {
@@ -10,6 +10,7 @@
   const TICK_MS = 50;
   const IDLE_MS = 5000; // with "skip idle", a pause longer than this plays in half a second
   const CHECKPOINT_EVERY = 100;
+  const docs = window.FaultlineEditor ? window.FaultlineEditor.replayDocs : null;
   const LARGE_PASTE = 200; // characters
 
   function el(tag, attrs, ...children) {
@@ -49,12 +50,13 @@
         if (i % CHECKPOINT_EVERY === 0) this.checkpoints.push({ index: i, texts: { ...texts } });
         texts = this.apply(texts, i).texts;
       }
-      this.final = texts;
     }
 
+    // Each file as a CodeMirror document (docs.docOf): applying an edit costs little however
+    // long the text, and a checkpoint shares all but what changed.
     starters() {
       const texts = {};
-      for (const path of this.paths) texts[path] = this.data.files[path].starter;
+      for (const path of this.paths) texts[path] = docs.docOf(this.data.files[path].starter);
       return texts;
     }
 
@@ -63,12 +65,12 @@
       if (!this.paths.includes(event.file)) return { texts, inserted: null };
       const data = event.data || {};
       if (event.kind === "snapshot" && typeof data.text === "string") {
-        return { texts: { ...texts, [event.file]: data.text }, inserted: null };
+        return { texts: { ...texts, [event.file]: docs.docOf(data.text) }, inserted: null };
       }
       if (event.kind !== "change" || !Array.isArray(data.changes)) return { texts, inserted: null };
       try {
-        const result = window.FaultlineEditor.applyChanges(texts[event.file], data.changes);
-        return { texts: { ...texts, [event.file]: result.text }, inserted: result.inserted };
+        const result = docs.apply(texts[event.file], data.changes);
+        return { texts: { ...texts, [event.file]: result.doc }, inserted: result.inserted };
       } catch (err) {
         this.unreadable.add(index);
         return { texts, inserted: null };
@@ -289,7 +291,7 @@
       const state = session.at(count);
       if (follow && state.last) shown = state.last.file;
       for (const tab of tabs.children) tab.setAttribute("aria-selected", String(tab.dataset.path === shown));
-      const text = state.texts[shown] ?? "";
+      const text = state.texts[shown] ? state.texts[shown].toString() : "";
       if (editor.getValue() !== text) editor.setValue(text);
       const ranges = state.last && state.last.file === shown ? state.last.ranges : [];
       editor.setHighlight(ranges, ranges.length > 0);
@@ -355,8 +357,8 @@
       updateDiffLabel();
     });
     showDiff.addEventListener("click", () => {
-      const before = session.at(session.countAt(moments.a)).texts[shown] ?? "";
-      const after = session.at(session.countAt(moments.b)).texts[shown] ?? "";
+      const before = String(session.at(session.countAt(moments.a)).texts[shown] ?? "");
+      const after = String(session.at(session.countAt(moments.b)).texts[shown] ?? "");
       const pre = el("pre", { class: "diff" });
       for (const [sign, text] of lineDiff(before, after)) {
         const css = sign === "+" ? "diff-add" : sign === "-" ? "diff-del" : "";
