@@ -130,3 +130,46 @@ def _marker_times(replay) -> list[str]:
         text.split(" ", 1)[0]
         for text in replay.locator(".replay-marks .replay-mark-link").all_text_contents()
     ]
+
+
+def test_events_recorded_offline_reach_the_server_when_it_is_back(stack, browser):
+    """While the server cannot be reached the page keeps working and keeps its events; once
+    it can, they all arrive, with no gap."""
+    from playwright.sync_api import expect
+
+    from app.models import ReplayEvent
+    from app.services.replay import replay_json
+
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    try:
+        page.goto(f"{stack.base}/i/{stack.token}")
+        page.click("#start-button")
+        page.wait_for_url(f"{stack.base}/i/{stack.token}/overview")
+        page.goto(f"{stack.base}/i/{stack.token}/c/trivial-sum")
+        editor = page.locator(EDITOR)
+        expect(editor).to_contain_text("def total")
+
+        context.set_offline(True)
+        replace_code(page, editor, ["def total(items):", "return sum(items)"])
+        page.wait_for_timeout(4000)  # a send is due, and fails
+        expect(page.locator("#save-state")).to_contain_text("cannot reach the server")
+        context.set_offline(False)
+        expect(page.locator("#save-state")).to_contain_text("Saved", timeout=40_000)
+
+        with stack.app.app_context():
+            for _ in range(40):  # the recorder's next try, with its backoff
+                kinds = db.session.scalars(select(ReplayEvent.kind)).all()
+                db.session.rollback()
+                if kinds.count("change") >= len("def total(items):return sum(items)"):
+                    break
+                page.wait_for_timeout(1000)
+            assert "gap" not in kinds, kinds
+            invite = db.session.scalar(select(Invite))
+            version = invite.assessment.items[0].challenge
+            events = replay_json(invite, version)["events"]
+            db.session.remove()
+        changes = [event for event in events if event["kind"] == "change"]
+        assert len(changes) >= len("def total(items):return sum(items)")
+    finally:
+        context.close()
