@@ -245,7 +245,7 @@ def measure(folder: Path, slug: str, events_wanted: int) -> dict:
     open_server = time.perf_counter() - began
     data = response.get_json()
     assert response.status_code == 200, response.status_code
-    open_browser = _open_in_browser(app, make_server, invite_id)
+    open_browser, fetch_browser = _open_in_browser(app, make_server, invite_id)
     return {
         "challenge": slug,
         "events": len(events),
@@ -257,6 +257,7 @@ def measure(folder: Path, slug: str, events_wanted: int) -> dict:
         "replay_json_bytes": len(response.data),
         "integrity_ok": data["integrity"]["ok"],
         "open_browser_s": open_browser,
+        "fetch_browser_s": fetch_browser,
     }
 
 
@@ -269,7 +270,9 @@ def _send(client, url: str, batch: list[dict], seconds: list[float]) -> int:
     return len(body.encode())
 
 
-def _open_in_browser(app, make_server, invite_id: int) -> float:
+def _open_in_browser(app, make_server, invite_id: int) -> tuple[float, float]:
+    """Seconds from the click on "Load the replay" to the code shown, and of those, the
+    seconds the browser spent fetching the replay JSON."""
     from playwright.sync_api import expect, sync_playwright
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -293,11 +296,10 @@ def _open_in_browser(app, make_server, invite_id: int) -> float:
                 "() => performance.getEntriesByType('resource')"
                 ".filter((e) => e.name.includes('replay.json')).map((e) => e.duration)[0]"
             )
-            print(f"replay.json fetched in {fetched:.0f} ms of the {elapsed * 1000:.0f} ms")
             browser.close()
     finally:
         server.shutdown()
-    return elapsed
+    return elapsed, fetched / 1000
 
 
 def report(f: dict) -> list[str]:
@@ -315,10 +317,13 @@ def report(f: dict) -> list[str]:
         f"| replay JSON (replay, integrity, signals) | {f['open_server_s'] * 1000:.0f} ms on the "
         f"server, {f['replay_json_bytes'] / 1024:,.0f} KB |",
         f"| opening the replay in chromium (click to code shown) | "
-        f"{f['open_browser_s'] * 1000:.0f} ms |",
+        f"{f['open_browser_s'] * 1000:.0f} ms, of which fetching the JSON "
+        f"{f['fetch_browser_s'] * 1000:.0f} ms |",
         f"| integrity of the replay | {'ok' if f['integrity_ok'] else 'PROBLEMS'} |",
         "",
-        f"Opening the replay must take under {OPEN_LIMIT_SECONDS:g} s; the script exits 1 if not.",
+        f"Opening the replay must take under {OPEN_LIMIT_SECONDS:g} s; the script exits 1 if not. "
+        "Run it on an otherwise idle machine: with the test suite running beside it on the same "
+        "2 cores, opening took 1.1-1.3 s.",
     ]
 
 
