@@ -1,7 +1,10 @@
 """The shipped challenge library, proven in the real Docker sandbox.
 
-Verification is the heavy part of the suite, so it runs once (`flask challenges verify`, five
-runs per subject, two grades at a time) and the tests read its output.
+Verification is the heavy part of the suite, so it runs once (`flask challenges verify`, three
+runs per subject, two grades at a time) and the tests read its output. The longer proof, five
+runs per subject, is `benchmarks/fidelity.py`'s (docs/fidelity.md): at five runs this
+verification took more than half of the suite's time, and the suite ran over its 45-minute
+budget.
 """
 
 from __future__ import annotations
@@ -34,11 +37,18 @@ def verification(library_cli, docker_sandbox):
 
 
 SEED_SCENARIOS = {
-    "webhook-dedup-leak", "order-counts-n-plus-one", "registration-race",
-    "thumbnail-event-loop-blocking", "api-rate-limiter", "circular-import-startup",
-    "csv-import-throughput", "large-json-oom", "thread-unsafe-cache", "payment-retry-backoff",
+    "webhook-dedup-leak",
+    "order-counts-n-plus-one",
+    "registration-race",
+    "thumbnail-event-loop-blocking",
+    "api-rate-limiter",
+    "circular-import-startup",
+    "csv-import-throughput",
+    "large-json-oom",
+    "thread-unsafe-cache",
+    "payment-retry-backoff",
 }
-RUNS = 5
+RUNS = 3
 
 
 def test_library_has_all_ten_seed_scenarios():
@@ -68,7 +78,7 @@ def _not_ok(output: str) -> str:
 
 
 @pytest.mark.timeout(3600)  # the module's verification runs inside this test's window
-def test_every_challenge_verifies_five_runs_each(verification):
+def test_every_challenge_verifies_three_runs_each(verification):
     assert verification.exit_code == 0, _not_ok(verification.output)
     assert f"all {len(CHALLENGES)} challenge(s) verified, {RUNS} run(s) each" in (
         verification.output
