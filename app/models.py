@@ -12,6 +12,7 @@ from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
     BigInteger,
+    ColumnElement,
     ForeignKey,
     Index,
     String,
@@ -256,6 +257,15 @@ class Submission(db.Model):
     invite: Mapped[Invite] = relationship()
     challenge: Mapped[ChallengeVersion] = relationship()
     regrade_of: Mapped[Submission | None] = relationship(remote_side="Submission.id")
+
+    @classmethod
+    def of_candidate(
+        cls, invite_id: int, version_id: int | None = None
+    ) -> tuple[ColumnElement[bool], ...]:
+        """Where-clauses for a candidate's own runs and submits (of one challenge version when
+        ``version_id`` is given): an admin's regrade is not the candidate's work."""
+        own = (cls.invite_id == invite_id, cls.regrade_of_id.is_(None))
+        return own if version_id is None else (*own, cls.challenge_version_id == version_id)
 
     @property
     def is_finished(self) -> bool:

@@ -233,11 +233,7 @@ def _submissions(invite: Invite, version: ChallengeVersion) -> list[Submission]:
     return list(
         db.session.scalars(
             select(Submission)
-            .where(
-                Submission.invite_id == invite.id,
-                Submission.challenge_version_id == version.id,
-                Submission.regrade_of_id.is_(None),
-            )
+            .where(*Submission.of_candidate(invite.id, version.id))
             .order_by(Submission.id.desc())
             .limit(50)
         )

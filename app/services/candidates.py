@@ -189,7 +189,9 @@ def create_submission(
     db.session.execute(select(Invite.id).where(Invite.id == invite.id).with_for_update())
     in_flight = list(
         db.session.scalars(
-            select(Submission).where(*_own(invite), Submission.status.in_(list(UNFINISHED)))
+            select(Submission).where(
+                *Submission.of_candidate(invite.id), Submission.status.in_(list(UNFINISHED))
+            )
         )
     )
     if any(s.challenge_version_id == version.id and s.mode == mode for s in in_flight):
@@ -203,11 +205,6 @@ def create_submission(
     db.session.commit()
     enqueue_submission(submission)
     return submission
-
-
-def _own(invite: Invite) -> tuple:
-    """Where-clauses for the candidate's own runs and submissions (not admins' regrades)."""
-    return Submission.invite_id == invite.id, Submission.regrade_of_id.is_(None)
 
 
 def _refuse_unfair(invite: Invite, version: ChallengeVersion, in_flight: int) -> None:
@@ -225,7 +222,9 @@ def _refuse_unfair(invite: Invite, version: ChallengeVersion, in_flight: int) ->
     since = utcnow() - RATE_WINDOW
     recent = sorted(
         db.session.scalars(
-            select(Submission.created_at).where(*_own(invite), Submission.created_at > since)
+            select(Submission.created_at).where(
+                *Submission.of_candidate(invite.id), Submission.created_at > since
+            )
         )
     )
     limit = config["GRADES_PER_MINUTE"]
@@ -239,9 +238,7 @@ def _refuse_unfair(invite: Invite, version: ChallengeVersion, in_flight: int) ->
             retry_after=wait,
         )
     kept = db.session.scalar(
-        select(func.count(Submission.id)).where(
-            *_own(invite), Submission.challenge_version_id == version.id
-        )
+        select(func.count(Submission.id)).where(*Submission.of_candidate(invite.id, version.id))
     )
     most = config["MAX_SUBMISSIONS_PER_CHALLENGE"]
     if kept >= most:

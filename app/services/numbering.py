@@ -44,9 +44,7 @@ def challenge_numbers(invite_id: int, version_id: int) -> dict[int, int]:
     """id -> number for every run and submit the candidate of ``invite_id`` made of the
     challenge version ``version_id``."""
     query = select(Submission.id, Submission.mode, Submission.created_at).where(
-        Submission.invite_id == invite_id,
-        Submission.challenge_version_id == version_id,
-        Submission.regrade_of_id.is_(None),
+        *Submission.of_candidate(invite_id, version_id),
     )
     return numbers_of(db.session.execute(query))
 

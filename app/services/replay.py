@@ -410,10 +410,7 @@ def store_batch(
     own: dict[int, str] = {}
     if wanted:
         query = select(Submission.id, Submission.mode).where(
-            Submission.id.in_(wanted),
-            Submission.invite_id == invite.id,
-            Submission.challenge_version_id == version.id,
-            Submission.regrade_of_id.is_(None),
+            Submission.id.in_(wanted), *Submission.of_candidate(invite.id, version.id)
         )
         own = {submission_id: mode for submission_id, mode in db.session.execute(query)}
     check_against_attempt(invite, version, events, now, own)
@@ -1125,11 +1122,7 @@ def submission_dicts(submissions: list[Submission]) -> list[dict[str, Any]]:
 def candidate_submissions(invite: Invite, version: ChallengeVersion) -> list[Submission]:
     query = (
         select(Submission)
-        .where(
-            Submission.invite_id == invite.id,
-            Submission.challenge_version_id == version.id,
-            Submission.regrade_of_id.is_(None),
-        )
+        .where(*Submission.of_candidate(invite.id, version.id))
         .order_by(Submission.created_at, Submission.id)
     )
     return list(db.session.scalars(query))

@@ -93,10 +93,8 @@ def _was_submitted(invite: Invite, version: ChallengeVersion) -> bool:
         db.session.scalar(
             select(Submission.id)
             .where(
-                Submission.invite_id == invite.id,
-                Submission.challenge_version_id == version.id,
+                *Submission.of_candidate(invite.id, version.id),
                 Submission.mode == SubmissionMode.SUBMIT,
-                Submission.regrade_of_id.is_(None),
             )
             .limit(1)
         )
@@ -123,11 +121,7 @@ def _last_saved_work(invite: Invite, version: ChallengeVersion) -> dict[str, str
 def _newest_run_files(invite: Invite, version: ChallengeVersion) -> dict[str, str] | None:
     return db.session.scalar(
         select(Submission.files)
-        .where(
-            Submission.invite_id == invite.id,
-            Submission.challenge_version_id == version.id,
-            Submission.regrade_of_id.is_(None),
-        )
+        .where(*Submission.of_candidate(invite.id, version.id))
         .order_by(Submission.id.desc())
         .limit(1)
     )
