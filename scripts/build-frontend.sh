@@ -13,4 +13,9 @@ fi
 npm ci --no-audit --no-fund
 mkdir -p ../app/static/dist
 npm run --silent build  # esbuild, options in package.json
-echo "build-frontend: wrote app/static/dist/editor.js ($(wc -c <../app/static/dist/editor.js) bytes)"
+# What the bundle was built from, so the tests can tell when frontend/ changed without a rebuild
+# (CI has no npm). The build is reproducible: the same sources give the same bytes.
+cd ..
+sha256sum frontend/package.json frontend/package-lock.json frontend/src/*.js \
+    app/static/dist/editor.js >app/static/dist/editor.js.sha256
+echo "build-frontend: wrote app/static/dist/editor.js ($(wc -c <app/static/dist/editor.js) bytes) and its .sha256"
