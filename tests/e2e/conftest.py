@@ -137,6 +137,24 @@ def watch_for_errors(page, problems: list[str]) -> None:
     )
 
 
+EDITOR_CONTENT = ".editor-pane:not([hidden]) .cm-content"
+
+
+def open_demo_challenge(page, stack: Stack, *, start: bool = True):
+    """The demo challenge (trivial-sum) open in ``page``, its invite started first from the
+    landing page's Start button unless ``start`` is false; returns the editor."""
+    from playwright.sync_api import expect
+
+    if start:
+        page.goto(f"{stack.base}/i/{stack.token}")
+        page.click("#start-button")
+        page.wait_for_url(f"{stack.base}/i/{stack.token}/overview")
+    page.goto(f"{stack.base}/i/{stack.token}/c/trivial-sum")
+    editor = page.locator(EDITOR_CONTENT)
+    expect(editor).to_contain_text("def total")
+    return editor
+
+
 def replace_code(page, editor, lines: list[str]) -> None:
     """Type ``lines`` over everything in ``editor`` as a person would: each line's indentation
     is the editor's (Enter indents a body), and Escape closes any completion it offers."""

@@ -12,24 +12,13 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Draft, Invite, Submission, utcnow
 
-from .conftest import replace_code, watch_for_errors
+from .conftest import open_demo_challenge, replace_code, watch_for_errors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.timeout(300)]
 
 GRADING_MS = 120_000
 FIX = ["def total(items):", "return sum(items)"]
 FIXED_TEXT = "def total(items):\n    return sum(items)"
-
-
-def _open_challenge(page, expect, stack, *, start: bool = True):
-    if start:
-        page.goto(f"{stack.base}/i/{stack.token}")
-        page.click("#start-button")
-        page.wait_for_url(f"{stack.base}/i/{stack.token}/overview")
-    page.goto(f"{stack.base}/i/{stack.token}/c/trivial-sum")
-    editor = page.locator(".editor-pane:not([hidden]) .cm-content")
-    expect(editor).to_contain_text("def total")
-    return editor
 
 
 def _draft_text(stack) -> str | None:
@@ -51,7 +40,7 @@ def test_an_edit_made_offline_reaches_the_server_when_the_network_returns(stack,
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
     try:
-        editor = _open_challenge(page, expect, stack)
+        editor = open_demo_challenge(page, stack)
         context.set_offline(True)
         replace_code(page, editor, ["# written offline"])
         state = page.locator("#save-state")
@@ -77,8 +66,8 @@ def test_a_stale_save_from_a_second_tab_is_refused_and_explained(stack, browser)
     problems: list[str] = []
     watch_for_errors(second, problems)
     try:
-        first_editor = _open_challenge(first, expect, stack)
-        second_editor = _open_challenge(second, expect, stack, start=False)
+        first_editor = open_demo_challenge(first, stack)
+        second_editor = open_demo_challenge(second, stack, start=False)
 
         replace_code(first, first_editor, ["# from the first tab"])
         expect(first.locator("#save-state")).to_contain_text("Saved", timeout=15_000)
@@ -117,7 +106,7 @@ def test_reset_to_starter_asks_first_and_can_be_undone(stack, browser):
 
     page = browser.new_page(viewport={"width": 1366, "height": 768})
     try:
-        editor = _open_challenge(page, expect, stack)
+        editor = open_demo_challenge(page, stack)
         starter = editor.inner_text()
         replace_code(page, editor, ["# my work"])
         expect(page.locator("#save-state")).to_contain_text("Saved", timeout=15_000)
@@ -152,7 +141,7 @@ def test_when_time_runs_out_the_saved_draft_is_submitted_and_graded(stack, brows
 
     page = browser.new_page(viewport={"width": 1366, "height": 768})
     try:
-        editor = _open_challenge(page, expect, stack)
+        editor = open_demo_challenge(page, stack)
         replace_code(page, editor, FIX)
         expect(page.locator("#save-state")).to_contain_text("Saved", timeout=15_000)
         page.keyboard.press("ControlOrMeta+Enter")
@@ -199,7 +188,7 @@ def test_undo_history_survives_a_reload_in_the_same_browser(stack, browser):
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
     try:
-        editor = _open_challenge(page, expect, stack)
+        editor = open_demo_challenge(page, stack)
         starter = editor.inner_text()
         replace_code(page, editor, ["# my work"])
         expect(page.locator("#save-state")).to_contain_text("Saved", timeout=15_000)

@@ -13,14 +13,13 @@ from app.extensions import db
 from app.models import Invite, Submission
 from app.services.users import create_user
 
-from .conftest import replace_code, watch_for_errors
+from .conftest import open_demo_challenge, replace_code, watch_for_errors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.timeout(420)]
 
 PASSWORD = "a long enough password"
 GRADING_MS = 120_000
 OUTSIDE = "# found on the internet"
-EDITOR = ".editor-pane:not([hidden]) .cm-content"
 
 # A clipboard event as a browser sends it: CodeMirror's own handlers read or fill its data.
 CLIPBOARD = """([kind, text]) => {
@@ -44,11 +43,7 @@ def test_an_interviewer_replays_what_the_candidate_did(stack, browser):
     try:
         page.goto(f"{stack.base}/i/{stack.token}")
         expect(page.locator("#recorded")).to_contain_text("every edit in the editor")
-        page.click("#start-button")
-        page.wait_for_url(f"{stack.base}/i/{stack.token}/overview")
-        page.goto(f"{stack.base}/i/{stack.token}/c/trivial-sum")
-        editor = page.locator(EDITOR)
-        expect(editor).to_contain_text("def total")
+        editor = open_demo_challenge(page, stack)
 
         # Typed: the fix, line by line.
         replace_code(page, editor, ["def total(items):", "return sum(items)"])
@@ -143,12 +138,7 @@ def test_events_recorded_offline_reach_the_server_when_it_is_back(stack, browser
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
     try:
-        page.goto(f"{stack.base}/i/{stack.token}")
-        page.click("#start-button")
-        page.wait_for_url(f"{stack.base}/i/{stack.token}/overview")
-        page.goto(f"{stack.base}/i/{stack.token}/c/trivial-sum")
-        editor = page.locator(EDITOR)
-        expect(editor).to_contain_text("def total")
+        editor = open_demo_challenge(page, stack)
 
         context.set_offline(True)
         replace_code(page, editor, ["def total(items):", "return sum(items)"])
