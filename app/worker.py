@@ -9,8 +9,10 @@ import os
 import threading
 from typing import Any
 
+from flask import Flask
 from rq import Queue, Worker
 
+from app.extensions import db
 from app.queue import FRONT_QUEUE_SUFFIX
 from app.reconcile import reconcile
 from app.services.timeouts import close_timed_out_attempts
@@ -35,6 +37,10 @@ class GradingWorker(Worker):
         grading = _app().config["GRADING_QUEUE"]
         super().__init__(with_front_queue(queues, grading), *args, **kwargs)
 
+    def main_work_horse(self, job, queue):
+        forget_inherited_connections(_app())
+        return super().main_work_horse(job, queue)
+
     def work(self, *args, **kwargs):
         app = _app()
         _reconcile_once(app)
@@ -45,6 +51,17 @@ class GradingWorker(Worker):
             return super().work(*args, **kwargs)
         finally:
             stop.set()
+
+
+def forget_inherited_connections(app: Flask) -> None:
+    """RQ forks a work horse for each job while the reconciler thread goes on using the
+    worker's pooled database connections, perhaps in the middle of a commit at that very
+    moment. The horse must not share them (two processes on one connection corrupt it) nor
+    wait on a pool lock held by a thread the fork left behind: it gets a pool of its own,
+    leaving the parent's connections to the parent (SQLAlchemy's advice for fork)."""
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose(close=False)
 
 
 def with_front_queue(queues: Any, grading: str) -> list[Any]:
