@@ -1,5 +1,11 @@
 from __future__ import annotations
 
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
 import pytest
 from flask import g, request_started
 
@@ -27,19 +33,22 @@ POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
+def backend(request) -> str:
     """Each app test runs on SQLite (the default) and on PostgreSQL (production)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.db'}"
-        return
-    import uuid
+    return request.param
 
+
+@contextmanager
+def _postgres_database(template: str | None = None) -> Iterator[str]:
+    """A database of its own on the local PostgreSQL (a copy of ``template`` if given), dropped
+    afterwards; yields its URL."""
     from sqlalchemy import create_engine, text
 
     name = f"faultline_test_{uuid.uuid4().hex[:10]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     try:
         yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
@@ -49,17 +58,81 @@ def database_url(request, tmp_path):
 
 
 @pytest.fixture
-def web_app(database_url):
-    """A full app on a fresh database, the real Redis (database 15), its own queue."""
-    import uuid
+def database_url(backend, tmp_path) -> Iterator[str]:
+    """An empty database."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    with _postgres_database() as url:
+        yield url
 
+
+class LibraryTemplates:
+    """Per backend, a database with the schema and the fixture library, made once per test
+    run when first wanted: each app test starts from a copy of it rather than creating the
+    tables and syncing the library itself."""
+
+    def __init__(self, folder: Path, stack: ExitStack) -> None:
+        self.folder, self.stack = folder, stack
+        self.made: dict[str, str] = {}
+
+    def get(self, backend: str) -> str:
+        if backend not in self.made:
+            if backend == "sqlite":
+                path = self.folder / "library.db"
+                self._fill(f"sqlite:///{path}")
+                self.made[backend] = str(path)
+            else:
+                url = self.stack.enter_context(_postgres_database())
+                self._fill(url)
+                self.made[backend] = url.rsplit("/", 1)[1]
+        return self.made[backend]
+
+    @staticmethod
+    def _fill(url: str) -> None:
+        from app.extensions import db
+        from app.services.library import sync_library
+
+        app = create_app(
+            {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "CHALLENGES_DIR": FIXTURE_CHALLENGES}
+        )
+        with app.app_context():
+            db.create_all()
+            sync_library(FIXTURE_CHALLENGES)
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()  # a template must have no connection open when it is copied
+
+
+@pytest.fixture(scope="session")
+def library_templates(tmp_path_factory) -> Iterator[LibraryTemplates]:
+    with ExitStack() as stack:
+        yield LibraryTemplates(tmp_path_factory.mktemp("library-template"), stack)
+
+
+@pytest.fixture
+def library_database_url(backend, tmp_path, library_templates) -> Iterator[str]:
+    """A database holding the schema and the fixture library."""
+    template = library_templates.get(backend)
+    if backend == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+        return
+    with _postgres_database(template) as url:
+        yield url
+
+
+@pytest.fixture
+def web_app(library_database_url):
+    """A full app on a fresh database holding the fixture library, the real Redis (database
+    15), its own queue."""
     from app.extensions import db
-    from app.services.library import sync_library
 
     app = create_app(
         {
             "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SQLALCHEMY_DATABASE_URI": library_database_url,
             "REDIS_URL": "redis://127.0.0.1:6379/15",
             "GRADING_QUEUE": f"test-grading-{uuid.uuid4().hex[:8]}",
             "CHALLENGES_DIR": FIXTURE_CHALLENGES,
@@ -69,12 +142,10 @@ def web_app(database_url):
     )
     request_started.connect(_fresh_g, app)
     with app.app_context():
-        db.create_all()
-        sync_library(app.config["CHALLENGES_DIR"])
         yield app
         db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
+        for engine in db.engines.values():
+            engine.dispose()
 
 
 def _fresh_g(sender, **extra) -> None:
