@@ -38,7 +38,10 @@ class GradingWorker(Worker):
         super().__init__(with_front_queue(queues, grading), *args, **kwargs)
 
     def main_work_horse(self, job, queue):
-        forget_inherited_connections(_app())
+        try:
+            forget_inherited_connections(_app())
+        except BaseException:
+            os._exit(1)  # a horse must never fall back into the worker's loop; the job is retried
         return super().main_work_horse(job, queue)
 
     def work(self, *args, **kwargs):
